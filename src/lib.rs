@@ -1,9 +1,18 @@
-//! gridgames: the bit-exact reference for microscaled 4-bit formats with one or more grids.
+//! gridgames: the bit-exact reference for microscaled 4-bit formats with one or more grids
+//! (NVFP4, MXFP4, NF4 and the Grid Games families), and an emulator of the tensor-core
+//! arithmetic that consumes them.
+//!
+//! With `default-features = false` the crate is `no_std` without `alloc`: element formats,
+//! grids, the generated tables and block decode, for firmware.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(unsafe_code)]
 
+pub mod decode;
 pub mod element;
-pub mod grid;
+pub mod format;
+pub mod tables;
 
 #[cfg(feature = "std")]
 pub mod emu;
+#[cfg(feature = "std")]
+pub mod spec;
