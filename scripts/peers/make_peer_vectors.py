@@ -223,12 +223,13 @@ def build_inputs() -> list[tuple[str, np.ndarray]]:
             a[0, g * 16 + int(rng.integers(0, 16))] = am * (1 if g % 2 == 0 else -1)
         add(f"pow2_below_{i}", a)
     for i, k in enumerate([-10, 0, 2, 20]):
-        a = (rng.uniform(-1, 1, size=(1, 64)) * np.float32(2.0 ** k)).astype(np.float32)
+        # one candidate amax per 32-value block (so MX and NVFP4 blocks both see it alone)
+        a = (rng.uniform(-1, 1, size=(1, 128)) * np.float32(2.0 ** k)).astype(np.float32)
         base = np.float32(6 * 2.0 ** k)
         cands = [np.nextafter(base, np.float32(0)), base, np.nextafter(base, np.float32(np.inf)),
                  np.float32(2.0 ** (k + 3)) * np.float32(1 - 2.0 ** -24)]
         for g in range(4):
-            a[0, g * 16 + int(rng.integers(0, 16))] = cands[g]
+            a[0, g * 32 + int(rng.integers(0, 16))] = cands[g]
         add(f"six_pow2_edges_{i}", a)
     # e4m3 block-scale edges, two-level: one block holds the tensor amax G, the other blocks
     # have amax G*m/448 for m at/around e4m3 values and midpoints (and the 2^-9/2^-6 floor)
