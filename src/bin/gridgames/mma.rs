@@ -1,13 +1,150 @@
-//! `gridgames mma`: placeholder until the emulator lands.
+//! `gridgames mma`: check or fill in MMA case files with the tensor-core emulator.
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use gridgames::emu::{self, cases};
+
+/// Arguments of `gridgames mma`.
 #[derive(clap::Args)]
 pub struct MmaArgs {
-    /// Case file to check.
+    /// Case file to check (or, with --emit, to fill in).
     #[arg(long)]
-    pub cases: Option<std::path::PathBuf>,
+    pub cases: Option<PathBuf>,
+    /// Write the case file with every `d` recomputed to this path (atomically).
+    #[arg(long, requires = "cases")]
+    pub emit: Option<PathBuf>,
+    /// Treat results that are both NaN but differ in payload as equal.
+    #[arg(long)]
+    pub allow_nan_payload: bool,
+    /// Report at most this many mismatches per file (all are counted).
+    #[arg(long, default_value_t = 50)]
+    pub max_report: usize,
+    /// List the instructions of the spec files and exit.
+    #[arg(long)]
+    pub list: bool,
 }
 
-pub fn run(_args: &MmaArgs) -> Result<ExitCode, String> {
-    Err("the MMA emulator is not built yet".to_string())
+/// Runs the subcommand: exit 0 when every case matches, 1 on any mismatch or malformed line.
+pub fn run(args: &MmaArgs) -> Result<ExitCode, String> {
+    if args.list {
+        let reg = emu::registry().map_err(|e| e.to_string())?;
+        for i in &reg.instructions {
+            println!(
+                "{}\tF={}\tL={}\t{}\te_zero={}\t{}",
+                i.id(),
+                i.f,
+                i.l_max,
+                i.rounding.name(),
+                i.e_zero,
+                i.source
+            );
+        }
+        for p in ["hopper", "blackwell", "exact"] {
+            println!("sfp4/{p}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(path) = &args.cases else {
+        return Err(
+            "nothing to do: give --cases FILE (and optionally --emit OUT), or --list".into(),
+        );
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Some(out) = &args.emit {
+        return match cases::emit(&text) {
+            Ok(filled) => {
+                write_atomic(out, &filled)?;
+                println!("wrote {}", out.display());
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(bad) => {
+                for (line, msg) in &bad {
+                    eprintln!("{}:{line}: malformed: {msg}", path.display());
+                }
+                eprintln!(
+                    "{}: {} malformed lines; nothing written",
+                    path.display(),
+                    bad.len()
+                );
+                Ok(ExitCode::FAILURE)
+            }
+        };
+    }
+    let report = cases::check(&text);
+    let mut failing = 0usize;
+    let mut shown = 0usize;
+    for m in &report.mismatches {
+        if args.allow_nan_payload && m.nan_payload_only {
+            continue;
+        }
+        failing += 1;
+        if shown < args.max_report {
+            shown += 1;
+            let tag = if m.nan_payload_only {
+                " (NaN payload only)"
+            } else {
+                ""
+            };
+            println!(
+                "{}:{}: {}: expected {:08X} got {:08X}, {} ulp{tag}",
+                path.display(),
+                m.line,
+                m.instr,
+                m.expected,
+                m.got,
+                m.ulps
+            );
+        }
+    }
+    for (line, msg) in &report.malformed {
+        println!("{}:{line}: malformed: {msg}", path.display());
+    }
+    for (instr, n, bad) in &report.per_instr {
+        println!("  {instr}: {n} cases, {bad} mismatches");
+    }
+    println!(
+        "{}: {} cases, {} mismatches ({} NaN-payload-only), {} malformed lines",
+        path.display(),
+        report.cases,
+        report.mismatches.len(),
+        report
+            .mismatches
+            .iter()
+            .filter(|m| m.nan_payload_only)
+            .count(),
+        report.malformed.len()
+    );
+    Ok(if failing == 0 && report.malformed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Writes to a temporary file beside `out`, then renames it over `out`.
+fn write_atomic(out: &Path, text: &str) -> Result<(), String> {
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = out
+        .file_name()
+        .ok_or_else(|| format!("{}: not a file name", out.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let res = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, out)
+    })();
+    res.map_err(|e| {
+        // Best effort: never leave the temporary behind.
+        let _ = std::fs::remove_file(&tmp);
+        format!("{}: {e}", out.display())
+    })
 }

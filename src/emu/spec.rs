@@ -1,0 +1,310 @@
+//! The arithmetic-model spec files `spec/mma/<arch>.yaml`, embedded and parsed at first use.
+//!
+//! Each file lists instruction *families*; a family's `name` may hold placeholders that the
+//! loader expands: `{a}`/`{b}` from `types` (explicit pairs) or `type_set` (every ordered
+//! pair), `{k}` from `ks`, `{block}`/`{scale}`/`{vec}` from `scales` (`[block, format]` pairs;
+//! `vec` is PTX's `scale_vec` spelling, 2X for 32-element blocks and 4X for 16).
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+use super::value::{Format, Rounding};
+use super::EmuError;
+
+/// The embedded spec files, `(file name, contents)`.
+pub const SPEC_FILES: [(&str, &str); 7] = [
+    ("volta.yaml", include_str!("../../spec/mma/volta.yaml")),
+    ("turing.yaml", include_str!("../../spec/mma/turing.yaml")),
+    ("ampere.yaml", include_str!("../../spec/mma/ampere.yaml")),
+    ("ada.yaml", include_str!("../../spec/mma/ada.yaml")),
+    ("hopper.yaml", include_str!("../../spec/mma/hopper.yaml")),
+    (
+        "blackwell-sm100.yaml",
+        include_str!("../../spec/mma/blackwell-sm100.yaml"),
+    ),
+    (
+        "blackwell-sm120.yaml",
+        include_str!("../../spec/mma/blackwell-sm120.yaml"),
+    ),
+];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ArchFile {
+    arch: String,
+    display: String,
+    provenance: String,
+    instructions: Vec<FamilySpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FamilySpec {
+    name: String,
+    model: String,
+    #[serde(default)]
+    a: Option<String>,
+    #[serde(default)]
+    b: Option<String>,
+    #[serde(default)]
+    types: Option<Vec<[String; 2]>>,
+    #[serde(default)]
+    type_set: Option<Vec<String>>,
+    #[serde(default)]
+    k: Option<u32>,
+    #[serde(default)]
+    ks: Option<Vec<u32>>,
+    l_max: u32,
+    #[serde(rename = "F")]
+    f: u32,
+    rounding: String,
+    e_zero: i32,
+    #[serde(default)]
+    scale: Option<String>,
+    #[serde(default)]
+    block: Option<u32>,
+    #[serde(default)]
+    scales: Option<Vec<(u32, String)>>,
+    #[serde(default)]
+    group: Option<u32>,
+    source: String,
+    #[serde(default)]
+    provenance: Option<String>,
+}
+
+/// Which fused dot-product-add an instruction uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Model {
+    /// Truncated FDPA (unscaled types).
+    TFdpa,
+    /// Scaled FDPA: one scale per operand per `block` elements (`kind::mxf8f6f4`).
+    StFdpa,
+    /// Group-scaled FDPA: groups of `group` elements, scales per `block` (`kind::mxf4*`).
+    GstFdpa,
+}
+
+/// One architecture's spec.
+#[derive(Clone, Debug)]
+pub struct Arch {
+    /// Short name used in case files (`hopper`, `blackwell-sm100`, ...).
+    pub name: String,
+    /// Human-readable name.
+    pub display: String,
+    /// Where the numbers come from.
+    pub provenance: String,
+}
+
+/// One instruction with its arithmetic model, fully expanded.
+#[derive(Clone, Debug)]
+pub struct Instruction {
+    /// Architecture short name.
+    pub arch: String,
+    /// PTX spelling (without the architecture).
+    pub name: String,
+    /// The FDPA model.
+    pub model: Model,
+    /// A's element format.
+    pub a: Format,
+    /// B's element format.
+    pub b: Format,
+    /// The instruction's K; a case may chain several instructions (K a multiple of this).
+    pub k: u32,
+    /// Elements fused per FDPA; longer K is chained in chunks of this.
+    pub l_max: u32,
+    /// Fraction bits kept below the alignment exponent.
+    pub f: u32,
+    /// Output conversion.
+    pub rounding: Rounding,
+    /// Exponent of zero terms.
+    pub e_zero: i32,
+    /// Scale format (block-scaled kinds only).
+    pub scale: Option<Format>,
+    /// Elements per scale (block-scaled kinds only).
+    pub block: u32,
+    /// GST-FDPA group size.
+    pub group: u32,
+    /// `mmasim-2.1.1`, `hardware`, `provisional`, ...
+    pub source: String,
+    /// Family-level provenance note, if any.
+    pub provenance: Option<String>,
+}
+
+impl Instruction {
+    /// `<arch>/<name>`, the token used in case files.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.arch, self.name)
+    }
+}
+
+/// Every architecture and instruction of the embedded spec files.
+#[derive(Debug)]
+pub struct Registry {
+    /// Architectures in file order.
+    pub arches: Vec<Arch>,
+    /// Instructions in file order.
+    pub instructions: Vec<Instruction>,
+    index: HashMap<String, usize>,
+}
+
+impl Registry {
+    /// Looks an instruction up by its case-file token `<arch>/<name>`.
+    pub fn get(&self, id: &str) -> Option<&Instruction> {
+        self.index.get(id).map(|&i| &self.instructions[i])
+    }
+}
+
+/// The registry parsed from the embedded spec files (parsed once).
+pub fn registry() -> Result<&'static Registry, EmuError> {
+    static REG: OnceLock<Result<Registry, EmuError>> = OnceLock::new();
+    REG.get_or_init(|| parse_all(&SPEC_FILES))
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// Parses a set of spec files (exposed for tests and for user-supplied specs).
+pub fn parse_all(files: &[(&str, &str)]) -> Result<Registry, EmuError> {
+    let mut reg = Registry {
+        arches: Vec::new(),
+        instructions: Vec::new(),
+        index: HashMap::new(),
+    };
+    for (file, text) in files {
+        let parsed: ArchFile =
+            serde_saphyr::from_str(text).map_err(|e| EmuError::Spec(format!("{file}: {e}")))?;
+        for fam in &parsed.instructions {
+            for ins in expand(&parsed.arch, fam)
+                .map_err(|e| EmuError::Spec(format!("{file}: {}: {e}", fam.name)))?
+            {
+                let id = ins.id();
+                if reg
+                    .index
+                    .insert(id.clone(), reg.instructions.len())
+                    .is_some()
+                {
+                    return Err(EmuError::Spec(format!(
+                        "{file}: instruction {id} defined twice"
+                    )));
+                }
+                reg.instructions.push(ins);
+            }
+        }
+        reg.arches.push(Arch {
+            name: parsed.arch,
+            display: parsed.display,
+            provenance: parsed.provenance,
+        });
+    }
+    Ok(reg)
+}
+
+fn format(name: &str) -> Result<Format, String> {
+    Format::from_name(name).ok_or_else(|| format!("unknown format `{name}`"))
+}
+
+fn expand(arch: &str, fam: &FamilySpec) -> Result<Vec<Instruction>, String> {
+    let model = match fam.model.as_str() {
+        "t-fdpa" => Model::TFdpa,
+        "st-fdpa" => Model::StFdpa,
+        "gst-fdpa" => Model::GstFdpa,
+        m => {
+            return Err(format!(
+                "unknown model `{m}` (expected t-fdpa, st-fdpa or gst-fdpa)"
+            ))
+        }
+    };
+    let rounding = Rounding::from_name(&fam.rounding).ok_or_else(|| {
+        format!(
+            "unknown rounding `{}` (rz-fp32, rz-e8m13, rne-fp16)",
+            fam.rounding
+        )
+    })?;
+    let pairs: Vec<(String, String)> = match (&fam.types, &fam.type_set, &fam.a, &fam.b) {
+        (Some(t), None, None, None) => t.iter().map(|[a, b]| (a.clone(), b.clone())).collect(),
+        (None, Some(s), None, None) => s
+            .iter()
+            .flat_map(|a| s.iter().map(move |b| (a.clone(), b.clone())))
+            .collect(),
+        (None, None, Some(a), Some(b)) => vec![(a.clone(), b.clone())],
+        _ => return Err("give exactly one of `types`, `type_set`, or `a` with `b`".into()),
+    };
+    let ks: Vec<u32> = match (&fam.ks, fam.k) {
+        (Some(ks), None) => ks.clone(),
+        (None, Some(k)) => vec![k],
+        _ => return Err("give exactly one of `k` and `ks`".into()),
+    };
+    let scales: Vec<(u32, Option<String>)> = match (&fam.scales, fam.block, &fam.scale) {
+        (Some(s), None, None) => s.iter().map(|(b, f)| (*b, Some(f.clone()))).collect(),
+        (None, b, s) => vec![(b.unwrap_or(0), s.clone())],
+        _ => return Err("`scales` excludes `block` and `scale`".into()),
+    };
+    let mut out = Vec::new();
+    for (a, b) in &pairs {
+        for &k in &ks {
+            for (block, scale) in &scales {
+                let name = fam
+                    .name
+                    .replace("{a}", a)
+                    .replace("{b}", b)
+                    .replace("{k}", &k.to_string())
+                    .replace("{block}", &block.to_string())
+                    .replace("{scale}", scale.as_deref().unwrap_or(""))
+                    .replace("{vec}", if *block == 16 { "4X" } else { "2X" });
+                let scale = scale.as_deref().map(format).transpose()?;
+                let ins = Instruction {
+                    arch: arch.to_string(),
+                    name,
+                    model,
+                    a: format(a)?,
+                    b: format(b)?,
+                    k,
+                    l_max: fam.l_max,
+                    f: fam.f,
+                    rounding,
+                    e_zero: fam.e_zero,
+                    scale,
+                    block: *block,
+                    group: fam.group.unwrap_or(0),
+                    source: fam.source.clone(),
+                    provenance: fam.provenance.clone(),
+                };
+                validate(&ins)?;
+                out.push(ins);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn validate(i: &Instruction) -> Result<(), String> {
+    if i.k == 0 || i.l_max == 0 || i.k % i.l_max.min(i.k) != 0 {
+        return Err(format!(
+            "k = {} must be a positive multiple of l_max = {}",
+            i.k, i.l_max
+        ));
+    }
+    if i.f > 40 {
+        return Err(format!(
+            "F = {} is larger than the integer path supports (40)",
+            i.f
+        ));
+    }
+    match i.model {
+        Model::TFdpa if i.scale.is_some() => Err("t-fdpa takes no scale".into()),
+        Model::StFdpa | Model::GstFdpa if i.scale.is_none() || i.block == 0 => {
+            Err("block-scaled models need `scale` and `block`".into())
+        }
+        Model::StFdpa if i.l_max != i.block => Err("st-fdpa needs l_max == block".into()),
+        Model::GstFdpa
+            if i.a != Format::E2M1
+                || i.b != Format::E2M1
+                || i.group == 0
+                || i.block % i.group != 0
+                || i.l_max % i.block != 0 =>
+        {
+            Err("gst-fdpa needs e2m1 operands, group dividing block, block dividing l_max".into())
+        }
+        _ => Ok(()),
+    }
+}
