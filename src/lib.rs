@@ -15,4 +15,6 @@ pub mod tables;
 #[cfg(feature = "std")]
 pub mod emu;
 #[cfg(feature = "std")]
+pub mod quant;
+#[cfg(feature = "std")]
 pub mod spec;
