@@ -62,7 +62,8 @@ fn element_literal(e: &ResolvedElement) -> String {
 
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into()));
-    let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_else(|_| fail("OUT_DIR not set")));
+    let out_dir =
+        PathBuf::from(std::env::var("OUT_DIR").unwrap_or_else(|_| fail("OUT_DIR not set")));
     println!("cargo:rerun-if-changed=spec");
     println!("cargo:rerun-if-changed=src/spec/schema.rs");
 
@@ -70,11 +71,18 @@ fn main() {
     let mut elements = Vec::new();
     for path in spec_files(&root.join("spec/elements")) {
         println!("cargo:rerun-if-changed={}", path.display());
-        let rel = path.strip_prefix(&root).unwrap_or(&path).display().to_string();
+        let rel = path
+            .strip_prefix(&root)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
         let text = fs::read_to_string(&path).unwrap_or_else(|e| fail(&format!("{rel}: {e}")));
         let e = schema::load_element(&rel, &text).unwrap_or_else(|e| fail(&e.to_string()));
         if elements.iter().any(|x: &ResolvedElement| x.name == e.name) {
-            fail(&format!("{rel}: field `name`: duplicate element `{}`", e.name));
+            fail(&format!(
+                "{rel}: field `name`: duplicate element `{}`",
+                e.name
+            ));
         }
         header_files.push((rel, sha256_hex(text.as_bytes())));
         elements.push(e);
@@ -82,11 +90,19 @@ fn main() {
     let mut formats: Vec<(ResolvedFormat, String, String)> = Vec::new();
     for path in spec_files(&root.join("spec/formats")) {
         println!("cargo:rerun-if-changed={}", path.display());
-        let rel = path.strip_prefix(&root).unwrap_or(&path).display().to_string();
+        let rel = path
+            .strip_prefix(&root)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
         let text = fs::read_to_string(&path).unwrap_or_else(|e| fail(&format!("{rel}: {e}")));
-        let f = schema::load_format(&rel, &text, &elements).unwrap_or_else(|e| fail(&e.to_string()));
+        let f =
+            schema::load_format(&rel, &text, &elements).unwrap_or_else(|e| fail(&e.to_string()));
         if formats.iter().any(|(x, _, _)| x.name == f.name) {
-            fail(&format!("{rel}: field `name`: duplicate format `{}`", f.name));
+            fail(&format!(
+                "{rel}: field `name`: duplicate format `{}`",
+                f.name
+            ));
         }
         let hash = sha256_hex(text.as_bytes());
         header_files.push((rel.clone(), hash.clone()));
@@ -108,19 +124,42 @@ fn main() {
     out.push_str("];\n\n");
 
     for e in &elements {
-        let _ = writeln!(out, "/// `{}` ({}).", e.name, header_files.iter().find(|(f, _)| f.ends_with(&format!("/{}.yaml", e.name))).map(|(f, _)| f.as_str()).unwrap_or("spec"));
-        let _ = writeln!(out, "pub const {}: Element = {};", ident(&e.name), element_literal(e));
+        let _ = writeln!(
+            out,
+            "/// `{}` ({}).",
+            e.name,
+            header_files
+                .iter()
+                .find(|(f, _)| f.ends_with(&format!("/{}.yaml", e.name)))
+                .map(|(f, _)| f.as_str())
+                .unwrap_or("spec")
+        );
+        let _ = writeln!(
+            out,
+            "pub const {}: Element = {};",
+            ident(&e.name),
+            element_literal(e)
+        );
         if e.bits <= 8 {
             // Decode table: the f32 bit pattern of every code (NaN as the canonical quiet NaN
             // with the code's sign). Checked against the formula by tests/spec_tables.rs.
-            let _ = write!(out, "/// f32 bit pattern of every `{}` code.\npub static {}_DECODE: [u32; {}] = [", e.name, ident(&e.name), 1u32 << e.bits);
+            let _ = write!(
+                out,
+                "/// f32 bit pattern of every `{}` code.\npub static {}_DECODE: [u32; {}] = [",
+                e.name,
+                ident(&e.name),
+                1u32 << e.bits
+            );
             for code in 0..(1u32 << e.bits) {
                 let bits = match schema::element_code_value(e, code) {
-                    Some(d) => d.to_f32_exact().unwrap_or_else(|| fail(&format!("{}: code {code} is not exact in f32", e.name))),
+                    Some(d) => d.to_f32_exact().unwrap_or_else(|| {
+                        fail(&format!("{}: code {code} is not exact in f32", e.name))
+                    }),
                     None => {
                         let negative = e.signed && code & (1 << (e.bits - 1)) != 0;
                         let mag = code & ((1 << (e.bits - e.signed as u32)) - 1);
-                        let is_inf = e.specials == "Ieee" && mag & ((1 << e.mantissa_bits) - 1) == 0;
+                        let is_inf =
+                            e.specials == "Ieee" && mag & ((1 << e.mantissa_bits) - 1) == 0;
                         let base = if is_inf { 0x7f80_0000u32 } else { 0x7fc0_0000 };
                         base | if negative { 0x8000_0000 } else { 0 }
                     }
@@ -157,7 +196,11 @@ fn main() {
             );
         }
         out.push_str("];\n");
-        let _ = write!(out, "static {id}_SELECTOR_OF_BYTE: [i8; {}] = [", f.selector_of_byte.len());
+        let _ = write!(
+            out,
+            "static {id}_SELECTOR_OF_BYTE: [i8; {}] = [",
+            f.selector_of_byte.len()
+        );
         for (i, s) in f.selector_of_byte.iter().enumerate() {
             if i % 32 == 0 {
                 out.push_str("\n   ");
@@ -165,8 +208,15 @@ fn main() {
             let _ = write!(out, " {s},");
         }
         out.push_str("\n];\n");
-        let sel: Vec<String> = f.selector_bits_of_grid.iter().map(|b| format!("0x{b:02x}")).collect();
-        let scale_el = elements.iter().find(|e| e.name == f.scale_element).unwrap_or_else(|| fail("scale element vanished"));
+        let sel: Vec<String> = f
+            .selector_bits_of_grid
+            .iter()
+            .map(|b| format!("0x{b:02x}"))
+            .collect();
+        let scale_el = elements
+            .iter()
+            .find(|e| e.name == f.scale_element)
+            .unwrap_or_else(|| fail("scale element vanished"));
         let _ = writeln!(
             out,
             "/// `{}` from `{rel}`.\npub static {id}: Format = Format {{ name: \"{}\", description: \"{}\", group_size: {}, grids: &{id}_GRIDS, scale_element: {}, scale_bytes: {}, value_mask: 0x{:x}, selector_mask: 0x{:x}, selector_of_byte: &{id}_SELECTOR_OF_BYTE, selector_bits_of_grid: &[{}], scale_max: {}, scale_rounding: ScaleRounding::{}, tensor_scale: {}, high_nibble_first: {}, provenance: \"{}\", spec_file: \"{rel}\", spec_sha256: \"{hash}\" }};\n",

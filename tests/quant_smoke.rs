@@ -20,5 +20,8 @@ fn nvfp4_reference_known_group() {
         .map(|i| gridgames::decode::code_at(&tables::NVFP4, &q.codes, 16 + i))
         .collect();
     // RNE ties by hand: 0.25→0, 0.75→1, 1.25→1, 1.75→2, 2.5→2, 3.5→4, 5→4, 6→6; -0.1→-0; -0→-0; -5→-4.
-    assert_eq!(codes, vec![0, 2, 2, 4, 4, 6, 6, 7, 8, 8, 0, 14, 15, 1, 2, 5]);
+    assert_eq!(
+        codes,
+        vec![0, 2, 2, 4, 4, 6, 6, 7, 8, 8, 0, 14, 15, 1, 2, 5]
+    );
 }

@@ -89,7 +89,9 @@ pub enum EncodeError {
 impl core::fmt::Display for EncodeError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let text = match self {
-            EncodeError::NanUnrepresentable => "NaN has no encoding in this format under this policy",
+            EncodeError::NanUnrepresentable => {
+                "NaN has no encoding in this format under this policy"
+            }
             EncodeError::OverflowUnrepresentable => {
                 "value overflows the format and the policy neither saturates nor has a special code"
             }
@@ -120,7 +122,11 @@ impl Magnitude {
         } else {
             (fraction | (1u64 << 52), field - 1075)
         };
-        Magnitude { significand: significand as u128, exponent, sticky: false }
+        Magnitude {
+            significand: significand as u128,
+            exponent,
+            sticky: false,
+        }
     }
 
     fn is_zero(&self) -> bool {
@@ -145,7 +151,11 @@ fn shift_right_with_round(m: u128, shift: i32, sticky_in: bool) -> (u128, bool, 
     }
     let kept = if shift == 128 { 0 } else { m >> shift as u32 };
     let round = (m >> (shift - 1) as u32) & 1 == 1;
-    let below = if shift >= 2 { m & ((1u128 << (shift - 1) as u32) - 1) } else { 0 };
+    let below = if shift >= 2 {
+        m & ((1u128 << (shift - 1) as u32) - 1)
+    } else {
+        0
+    };
     (kept, round, below != 0 || sticky_in)
 }
 
@@ -203,13 +213,18 @@ impl Element {
             return false;
         }
         let mag = code & !self.sign_bit();
-        mag >> self.mantissa_bits == self.exponent_field_max() && mag & ((1 << self.mantissa_bits) - 1) == 0
+        mag >> self.mantissa_bits == self.exponent_field_max()
+            && mag & ((1 << self.mantissa_bits) - 1) == 0
     }
 
     /// Exact value of a code. Every element of at most 32 bits is exact in f64.
     /// Bits of `code` above the element's width are ignored.
     pub fn decode(&self, code: u32) -> f64 {
-        let code = if self.bits >= 32 { code } else { code & ((1 << self.bits) - 1) };
+        let code = if self.bits >= 32 {
+            code
+        } else {
+            code & ((1 << self.bits) - 1)
+        };
         if self.kind == Kind::Int {
             return if self.signed && code & self.sign_bit() != 0 {
                 code as f64 - (1u64 << self.bits) as f64
@@ -240,13 +255,19 @@ impl Element {
     /// The code of the largest finite magnitude (positive).
     pub fn max_finite_code(&self) -> u32 {
         if self.kind == Kind::Int {
-            return if self.signed { (1 << (self.bits - 1)) - 1 } else { (1 << self.bits) - 1 };
+            return if self.signed {
+                (1 << (self.bits - 1)) - 1
+            } else {
+                (1 << self.bits) - 1
+            };
         }
         let all_mant = (1 << self.mantissa_bits) - 1;
         match self.specials {
             Specials::None => (self.exponent_field_max() << self.mantissa_bits) | all_mant,
             Specials::Ieee => ((self.exponent_field_max() - 1) << self.mantissa_bits) | all_mant,
-            Specials::NanAllOnes => (self.exponent_field_max() << self.mantissa_bits) | (all_mant - 1),
+            Specials::NanAllOnes => {
+                (self.exponent_field_max() << self.mantissa_bits) | (all_mant - 1)
+            }
         }
     }
 
@@ -262,7 +283,10 @@ impl Element {
         }
         let all_mant = (1 << self.mantissa_bits) - 1;
         let mag = match self.specials {
-            Specials::Ieee => (self.exponent_field_max() << self.mantissa_bits) | (1 << self.mantissa_bits.saturating_sub(1)),
+            Specials::Ieee => {
+                (self.exponent_field_max() << self.mantissa_bits)
+                    | (1 << self.mantissa_bits.saturating_sub(1))
+            }
             _ => (self.exponent_field_max() << self.mantissa_bits) | all_mant,
         };
         Some(mag | if negative { self.sign_bit() } else { 0 })
@@ -273,25 +297,45 @@ impl Element {
         if self.kind == Kind::Int || self.specials != Specials::Ieee {
             return None;
         }
-        Some((self.exponent_field_max() << self.mantissa_bits) | if negative { self.sign_bit() } else { 0 })
+        Some(
+            (self.exponent_field_max() << self.mantissa_bits)
+                | if negative { self.sign_bit() } else { 0 },
+        )
     }
 
     /// Round an exact non-negative magnitude to a magnitude code of this format.
     /// Returns `Err(())` when the rounded value exceeds the largest finite magnitude, and
     /// `Ok(None)` when it rounds to zero in a format without zero.
-    pub fn round_magnitude(&self, m: Magnitude, rounding: Rounding) -> Result<Option<(u32, bool)>, ()> {
+    pub fn round_magnitude(
+        &self,
+        m: Magnitude,
+        rounding: Rounding,
+    ) -> Result<Option<(u32, bool)>, ()> {
         let max_code = self.max_finite_code();
         if m.is_zero() {
-            return Ok(if self.has_zero() { Some((0, false)) } else { None });
+            return Ok(if self.has_zero() {
+                Some((0, false))
+            } else {
+                None
+            });
         }
         if self.kind == Kind::Int {
-            let (kept, round, sticky) = shift_right_with_round(m.significand, -m.exponent, m.sticky);
+            let (kept, round, sticky) =
+                shift_right_with_round(m.significand, -m.exponent, m.sticky);
             let n = apply_rounding(kept, round, sticky, rounding);
-            return if n > max_code as u128 { Err(()) } else { Ok(Some((n as u32, round || sticky))) };
+            return if n > max_code as u128 {
+                Err(())
+            } else {
+                Ok(Some((n as u32, round || sticky)))
+            };
         }
         let e = bit_length(m.significand) - 1 + m.exponent;
         let mbits = self.mantissa_bits as i32;
-        let emin = if self.subnormals { 1 - self.bias } else { -self.bias };
+        let emin = if self.subnormals {
+            1 - self.bias
+        } else {
+            -self.bias
+        };
         let e_eff = e.max(emin);
         // Quantum of the binade: 2^(e_eff - mbits). Shift the significand onto it.
         let shift = e_eff - mbits - m.exponent;
@@ -304,18 +348,30 @@ impl Element {
             e_eff += 1;
         }
         if n == 0 {
-            return Ok(if self.has_zero() { Some((0, inexact)) } else { None });
+            return Ok(if self.has_zero() {
+                Some((0, inexact))
+            } else {
+                None
+            });
         }
         let code = if n < (1u128 << mbits) {
             if !self.subnormals {
                 // Below the smallest normal with no subnormals: nothing but zero is here.
-                return Ok(if self.has_zero() { Some((0, inexact)) } else { None });
+                return Ok(if self.has_zero() {
+                    Some((0, inexact))
+                } else {
+                    None
+                });
             }
             n as u32
         } else {
             let field = e_eff + self.bias;
             if field < 0 {
-                return Ok(if self.has_zero() { Some((0, inexact)) } else { None });
+                return Ok(if self.has_zero() {
+                    Some((0, inexact))
+                } else {
+                    None
+                });
             }
             if field > self.exponent_field_max() as i32 {
                 return Err(());
@@ -348,7 +404,12 @@ impl Element {
 
     /// Encode an f64 (every f32, f16 and bf16 value converts to f64 exactly, so this is also
     /// the exact encoder for those inputs) under `rounding` and `policy`.
-    pub fn encode(&self, x: f64, rounding: Rounding, policy: Policy) -> Result<(u32, Outcome), EncodeError> {
+    pub fn encode(
+        &self,
+        x: f64,
+        rounding: Rounding,
+        policy: Policy,
+    ) -> Result<(u32, Outcome), EncodeError> {
         let negative = x.is_sign_negative();
         if x.is_nan() {
             return policy.resolve(self, negative, policy::Failure::Nan);

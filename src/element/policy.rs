@@ -45,7 +45,9 @@ impl Policy {
     /// ties up (0.75 → 1.0, 3.0 → 4.0), unlike RNE on the exponent field.
     pub fn rounding_for(&self, element: &Element) -> Rounding {
         match self {
-            Policy::MlDtypes if element.mantissa_bits == 0 && element.kind == Kind::Float => Rounding::NearestAway,
+            Policy::MlDtypes if element.mantissa_bits == 0 && element.kind == Kind::Float => {
+                Rounding::NearestAway
+            }
             _ => Rounding::NearestEven,
         }
     }
@@ -58,7 +60,11 @@ impl Policy {
     ) -> Result<(u32, Outcome), EncodeError> {
         let max = element.max_finite_code();
         let signed = |code: u32| code | element.sign_code(negative && element.signed);
-        let nan = || element.nan_code(negative && element.signed).map(|c| (c, Outcome::Nan));
+        let nan = || {
+            element
+                .nan_code(negative && element.signed)
+                .map(|c| (c, Outcome::Nan))
+        };
         match (self, failure) {
             (Policy::Satfinite, Failure::Nan) => Ok(nan().unwrap_or((max, Outcome::Nan))),
             (Policy::Satfinite, Failure::Overflow | Failure::Infinite) => {
@@ -75,7 +81,10 @@ impl Policy {
                 Ok((0, Outcome::Rounded))
             }
             (Policy::MlDtypes, Failure::Nan) => {
-                if element.specials == Specials::None && element.kind == Kind::Float && element.signed {
+                if element.specials == Specials::None
+                    && element.kind == Kind::Float
+                    && element.signed
+                {
                     // quiet_NaN() is -0 and the input's sign is flipped into it.
                     return Ok((element.sign_code(!negative), Outcome::Nan));
                 }
@@ -138,7 +147,11 @@ pub(super) fn encode_finite(
         Err(()) => Err(Failure::Overflow),
         Ok(None) => Err(Failure::Zero),
         Ok(Some((mag, inexact))) => {
-            let outcome = if inexact { Outcome::Rounded } else { Outcome::Exact };
+            let outcome = if inexact {
+                Outcome::Rounded
+            } else {
+                Outcome::Exact
+            };
             if element.kind == Kind::Int {
                 let code = if negative && mag != 0 && element.signed {
                     ((1u64 << element.bits) - mag as u64) as u32

@@ -67,7 +67,12 @@ fn ties_of(name: &str) -> Ties {
 }
 
 /// Turn a resolved format into the runtime type.
-pub fn format_of_resolved(f: &schema::ResolvedFormat, file: &str, sha256: &str, elements: &[schema::ResolvedElement]) -> Format {
+pub fn format_of_resolved(
+    f: &schema::ResolvedFormat,
+    file: &str,
+    sha256: &str,
+    elements: &[schema::ResolvedElement],
+) -> Format {
     let grids: Vec<Grid> = f
         .grids
         .iter()
@@ -98,7 +103,11 @@ pub fn format_of_resolved(f: &schema::ResolvedFormat, file: &str, sha256: &str, 
         selector_of_byte: leak(f.selector_of_byte.clone()),
         selector_bits_of_grid: leak(f.selector_bits_of_grid.clone()),
         scale_max: f.scale_max,
-        scale_rounding: if f.scale_rounding == "FloorPow2" { ScaleRounding::FloorPow2 } else { ScaleRounding::Rne },
+        scale_rounding: if f.scale_rounding == "FloorPow2" {
+            ScaleRounding::FloorPow2
+        } else {
+            ScaleRounding::Rne
+        },
         tensor_scale: f.tensor_scale,
         high_nibble_first: f.high_nibble_first,
         provenance: leak_str(&f.provenance),
@@ -110,20 +119,33 @@ pub fn format_of_resolved(f: &schema::ResolvedFormat, file: &str, sha256: &str, 
 /// SHA-256 of a spec text, lowercase hex (as in the generated header).
 pub fn sha256_hex(text: &str) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Load a format spec from YAML text against the built-in elements.
 pub fn load_format_text(file: &str, text: &str) -> Result<Format, SpecError> {
     let elements = builtin_resolved_elements();
     let resolved = schema::load_format(file, text, &elements)?;
-    Ok(format_of_resolved(&resolved, file, &sha256_hex(text), &elements))
+    Ok(format_of_resolved(
+        &resolved,
+        file,
+        &sha256_hex(text),
+        &elements,
+    ))
 }
 
 /// Load a format spec file from disk.
 pub fn load_format_file(path: &std::path::Path) -> Result<Format, SpecError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| SpecError { file: file.clone(), line: None, field: "(file)".into(), message: e.to_string() })?;
+    let text = std::fs::read_to_string(path).map_err(|e| SpecError {
+        file: file.clone(),
+        line: None,
+        field: "(file)".into(),
+        message: e.to_string(),
+    })?;
     load_format_text(&file, &text)
 }
 
@@ -136,5 +158,8 @@ pub fn resolve_format(name_or_path: &str) -> Result<Format, String> {
         return load_format_file(std::path::Path::new(name_or_path)).map_err(|e| e.to_string());
     }
     let known: Vec<&str> = tables::FORMATS.iter().map(|f| f.name).collect();
-    Err(format!("unknown format `{name_or_path}` (built in: {}; or give a path to a .yaml spec)", known.join(", ")))
+    Err(format!(
+        "unknown format `{name_or_path}` (built in: {}; or give a path to a .yaml spec)",
+        known.join(", ")
+    ))
 }

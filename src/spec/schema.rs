@@ -24,7 +24,11 @@ pub struct SpecError {
 impl fmt::Display for SpecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.line {
-            Some(line) => write!(f, "{}:{}: field `{}`: {}", self.file, line, self.field, self.message),
+            Some(line) => write!(
+                f,
+                "{}:{}: field `{}`: {}",
+                self.file, line, self.field, self.message
+            ),
             None => write!(f, "{}: field `{}`: {}", self.file, self.field, self.message),
         }
     }
@@ -63,7 +67,11 @@ fn default_true() -> bool {
 }
 
 fn default_specials() -> Str {
-    Spanned::new("none".to_string(), serde_saphyr::Location::UNKNOWN, serde_saphyr::Location::UNKNOWN)
+    Spanned::new(
+        "none".to_string(),
+        serde_saphyr::Location::UNKNOWN,
+        serde_saphyr::Location::UNKNOWN,
+    )
 }
 
 /// `spec/formats/*.yaml`.
@@ -145,7 +153,11 @@ pub struct ScaleSpec {
 }
 
 fn no_selector_bits() -> Spanned<Vec<u32>> {
-    Spanned::new(Vec::new(), serde_saphyr::Location::UNKNOWN, serde_saphyr::Location::UNKNOWN)
+    Spanned::new(
+        Vec::new(),
+        serde_saphyr::Location::UNKNOWN,
+        serde_saphyr::Location::UNKNOWN,
+    )
 }
 
 fn default_one() -> u32 {
@@ -208,7 +220,12 @@ pub struct ResolvedFormat {
 }
 
 fn err(file: &str, line: Option<u32>, field: &str, message: impl Into<String>) -> SpecError {
-    SpecError { file: file.to_string(), line, field: field.to_string(), message: message.into() }
+    SpecError {
+        file: file.to_string(),
+        line,
+        field: field.to_string(),
+        message: message.into(),
+    }
 }
 
 fn line_of<T>(s: &Spanned<T>) -> Option<u32> {
@@ -225,14 +242,22 @@ pub fn parse_yaml<T: for<'de> Deserialize<'de>>(file: &str, text: &str) -> Resul
     serde_saphyr::from_str::<T>(text).map_err(|e| {
         let message = e.to_string();
         let line = parse_line_from_message(&message);
-        err(file, line, "(yaml)", message.lines().next().unwrap_or("").to_string())
+        err(
+            file,
+            line,
+            "(yaml)",
+            message.lines().next().unwrap_or("").to_string(),
+        )
     })
 }
 
 fn parse_line_from_message(message: &str) -> Option<u32> {
     // serde-saphyr reports "line N column M"; fish the number out for a uniform prefix.
     let idx = message.find("line ")?;
-    let digits: String = message[idx + 5..].chars().take_while(|c| c.is_ascii_digit()).collect();
+    let digits: String = message[idx + 5..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
     digits.parse().ok()
 }
 
@@ -249,7 +274,10 @@ pub struct Dyadic {
 impl Dyadic {
     fn normalized(mut self) -> Dyadic {
         if self.mantissa == 0 {
-            return Dyadic { mantissa: 0, exponent: 0 };
+            return Dyadic {
+                mantissa: 0,
+                exponent: 0,
+            };
         }
         while self.mantissa % 2 == 0 {
             self.mantissa /= 2;
@@ -280,24 +308,51 @@ impl Dyadic {
     pub fn from_f32_bits(bits: u32) -> Dyadic {
         let f = f32::from_bits(bits) as f64;
         if f == 0.0 {
-            return Dyadic { mantissa: 0, exponent: 0 };
+            return Dyadic {
+                mantissa: 0,
+                exponent: 0,
+            };
         }
         let b = f.abs().to_bits();
         let field = ((b >> 52) & 0x7ff) as i32;
         let frac = (b & ((1 << 52) - 1)) as i128;
-        let (m, e) = if field == 0 { (frac, -1074) } else { (frac | (1 << 52), field - 1075) };
-        Dyadic { mantissa: if f < 0.0 { -m } else { m }, exponent: e }.normalized()
+        let (m, e) = if field == 0 {
+            (frac, -1074)
+        } else {
+            (frac | (1 << 52), field - 1075)
+        };
+        Dyadic {
+            mantissa: if f < 0.0 { -m } else { m },
+            exponent: e,
+        }
+        .normalized()
     }
 
     pub fn add(self, other: Dyadic) -> Option<Dyadic> {
         let e = self.exponent.min(other.exponent);
-        let a = self.mantissa.checked_mul(1i128.checked_shl((self.exponent - e) as u32)?)?;
-        let b = other.mantissa.checked_mul(1i128.checked_shl((other.exponent - e) as u32)?)?;
-        Some(Dyadic { mantissa: a.checked_add(b)?, exponent: e }.normalized())
+        let a = self
+            .mantissa
+            .checked_mul(1i128.checked_shl((self.exponent - e) as u32)?)?;
+        let b = other
+            .mantissa
+            .checked_mul(1i128.checked_shl((other.exponent - e) as u32)?)?;
+        Some(
+            Dyadic {
+                mantissa: a.checked_add(b)?,
+                exponent: e,
+            }
+            .normalized(),
+        )
     }
 
     pub fn mul(self, other: Dyadic) -> Option<Dyadic> {
-        Some(Dyadic { mantissa: self.mantissa.checked_mul(other.mantissa)?, exponent: self.exponent + other.exponent }.normalized())
+        Some(
+            Dyadic {
+                mantissa: self.mantissa.checked_mul(other.mantissa)?,
+                exponent: self.exponent + other.exponent,
+            }
+            .normalized(),
+        )
     }
 }
 
@@ -305,7 +360,11 @@ fn pow2(e: i32) -> Option<f64> {
     if !(-1074..=1023).contains(&e) {
         return None;
     }
-    Some(if e >= -1022 { f64::from_bits(((e + 1023) as u64) << 52) } else { f64::from_bits(1u64 << (e + 1074)) })
+    Some(if e >= -1022 {
+        f64::from_bits(((e + 1023) as u64) << 52)
+    } else {
+        f64::from_bits(1u64 << (e + 1074))
+    })
 }
 
 /// An exact value as written in a spec: a dyadic, or a rational `p/q` (only for factors).
@@ -333,8 +392,14 @@ pub fn parse_exact(text: &str, allow_rational: bool) -> Result<ExactValue, Strin
         if !allow_rational {
             return Err(format!("`{t}`: a rational is only allowed for `factor`"));
         }
-        let p: i64 = p.trim().parse().map_err(|_| format!("`{t}`: bad numerator"))?;
-        let q: i64 = q.trim().parse().map_err(|_| format!("`{t}`: bad denominator"))?;
+        let p: i64 = p
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{t}`: bad numerator"))?;
+        let q: i64 = q
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{t}`: bad denominator"))?;
         if q <= 0 {
             return Err(format!("`{t}`: denominator must be positive"));
         }
@@ -349,7 +414,9 @@ pub fn parse_exact(text: &str, allow_rational: bool) -> Result<ExactValue, Strin
             format!("`{t}` is not a hex float (`0x1.8p-1`); write f32 bit patterns as `f32:3f400000`")
         });
     }
-    parse_decimal(body, negative).map(ExactValue::Dyadic).map_err(|why| format!("`{t}` {why}"))
+    parse_decimal(body, negative)
+        .map(ExactValue::Dyadic)
+        .map_err(|why| format!("`{t}` {why}"))
 }
 
 fn parse_hex_float(hex: &str, negative: bool) -> Option<Dyadic> {
@@ -358,10 +425,18 @@ fn parse_hex_float(hex: &str, negative: bool) -> Option<Dyadic> {
     let (int_part, frac_part) = digits.split_once('.').unwrap_or((digits, ""));
     let mut mantissa: i128 = 0;
     for c in int_part.chars().chain(frac_part.chars()) {
-        mantissa = mantissa.checked_mul(16)?.checked_add(c.to_digit(16)? as i128)?;
+        mantissa = mantissa
+            .checked_mul(16)?
+            .checked_add(c.to_digit(16)? as i128)?;
     }
     let exponent = exp - 4 * frac_part.len() as i32;
-    Some(Dyadic { mantissa: if negative { -mantissa } else { mantissa }, exponent }.normalized())
+    Some(
+        Dyadic {
+            mantissa: if negative { -mantissa } else { mantissa },
+            exponent,
+        }
+        .normalized(),
+    )
 }
 
 fn parse_decimal(body: &str, negative: bool) -> Result<Dyadic, &'static str> {
@@ -369,12 +444,20 @@ fn parse_decimal(body: &str, negative: bool) -> Result<Dyadic, &'static str> {
         return Err("is not a plain decimal (no exponent notation: write a hex float)");
     }
     let (int_part, frac_part) = body.split_once('.').unwrap_or((body, ""));
-    if !int_part.chars().chain(frac_part.chars()).all(|c| c.is_ascii_digit()) || (int_part.is_empty() && frac_part.is_empty()) {
+    if !int_part
+        .chars()
+        .chain(frac_part.chars())
+        .all(|c| c.is_ascii_digit())
+        || (int_part.is_empty() && frac_part.is_empty())
+    {
         return Err("is not a number");
     }
     let mut n: i128 = 0;
     for c in int_part.chars().chain(frac_part.chars()) {
-        n = n.checked_mul(10).and_then(|n| n.checked_add(c as i128 - '0' as i128)).ok_or("has too many digits")?;
+        n = n
+            .checked_mul(10)
+            .and_then(|n| n.checked_add(c as i128 - '0' as i128))
+            .ok_or("has too many digits")?;
     }
     // n / 10^k = n / (5^k · 2^k): exact in binary iff 5^k divides n.
     let k = frac_part.len() as u32;
@@ -383,16 +466,30 @@ fn parse_decimal(body: &str, negative: bool) -> Result<Dyadic, &'static str> {
         return Err("is not exactly representable in binary (it would round)");
     }
     let m = n / five_k;
-    Ok(Dyadic { mantissa: if negative { -m } else { m }, exponent: -(k as i32) }.normalized())
+    Ok(Dyadic {
+        mantissa: if negative { -m } else { m },
+        exponent: -(k as i32),
+    }
+    .normalized())
 }
 
 /// Parse a value that must be an exact f32 (grid values, targets, offsets, maxima).
 fn exact_f32(file: &str, field: &str, s: &Str) -> Result<u32, SpecError> {
     match parse_exact(&s.value, false) {
-        Ok(ExactValue::Dyadic(d)) => d
-            .to_f32_exact()
-            .ok_or_else(|| err(file, line_of(s), field, format!("`{}` is exact but not an f32 (too many bits or out of range)", s.value))),
-        Ok(ExactValue::Rational(..)) => Err(err(file, line_of(s), field, "rational not allowed here")),
+        Ok(ExactValue::Dyadic(d)) => d.to_f32_exact().ok_or_else(|| {
+            err(
+                file,
+                line_of(s),
+                field,
+                format!(
+                    "`{}` is exact but not an f32 (too many bits or out of range)",
+                    s.value
+                ),
+            )
+        }),
+        Ok(ExactValue::Rational(..)) => {
+            Err(err(file, line_of(s), field, "rational not allowed here"))
+        }
         Err(message) => Err(err(file, line_of(s), field, message)),
     }
 }
@@ -404,28 +501,55 @@ pub fn resolve_element(file: &str, e: &ElementFile) -> Result<ResolvedElement, S
     let is_int = match e.kind.value.as_str() {
         "float" => false,
         "int" => true,
-        other => return Err(err(file, line_of(&e.kind), "kind", format!("unknown kind `{other}` (expected `float` or `int`)"))),
+        other => {
+            return Err(err(
+                file,
+                line_of(&e.kind),
+                "kind",
+                format!("unknown kind `{other}` (expected `float` or `int`)"),
+            ))
+        }
     };
     let bits = e.bits.value;
     if !(2..=32).contains(&bits) {
-        return Err(err(file, line_of(&e.bits), "bits", format!("{bits} is outside 2..=32")));
+        return Err(err(
+            file,
+            line_of(&e.bits),
+            "bits",
+            format!("{bits} is outside 2..=32"),
+        ));
     }
     if !is_int && e.exponent_bits + e.mantissa_bits + e.signed as u32 != bits {
         return Err(err(
             file,
             line_of(&e.bits),
             "bits",
-            format!("sign ({}) + exponent_bits ({}) + mantissa_bits ({}) != bits ({bits})", e.signed as u32, e.exponent_bits, e.mantissa_bits),
+            format!(
+                "sign ({}) + exponent_bits ({}) + mantissa_bits ({}) != bits ({bits})",
+                e.signed as u32, e.exponent_bits, e.mantissa_bits
+            ),
         ));
     }
     let specials = match e.specials.value.as_str() {
         "none" => "None",
         "ieee" => "Ieee",
         "nan-all-ones" => "NanAllOnes",
-        other => return Err(err(file, line_of(&e.specials), "specials", format!("unknown `{other}` (expected none, ieee, nan-all-ones)"))),
+        other => {
+            return Err(err(
+                file,
+                line_of(&e.specials),
+                "specials",
+                format!("unknown `{other}` (expected none, ieee, nan-all-ones)"),
+            ))
+        }
     };
     if e.provenance.value.trim().is_empty() {
-        return Err(err(file, line_of(&e.provenance), "provenance", "must say where the format comes from"));
+        return Err(err(
+            file,
+            line_of(&e.provenance),
+            "provenance",
+            "must say where the format comes from",
+        ));
     }
     Ok(ResolvedElement {
         name: e.name.value.clone(),
@@ -445,8 +569,18 @@ pub fn resolve_element(file: &str, e: &ElementFile) -> Result<ResolvedElement, S
 pub fn element_code_value(e: &ResolvedElement, code: u32) -> Option<Dyadic> {
     let sign_bit = if e.signed { 1u32 << (e.bits - 1) } else { 0 };
     if e.is_int {
-        let v = if e.signed && code & sign_bit != 0 { code as i128 - (1i128 << e.bits) } else { code as i128 };
-        return Some(Dyadic { mantissa: v, exponent: 0 }.normalized());
+        let v = if e.signed && code & sign_bit != 0 {
+            code as i128 - (1i128 << e.bits)
+        } else {
+            code as i128
+        };
+        return Some(
+            Dyadic {
+                mantissa: v,
+                exponent: 0,
+            }
+            .normalized(),
+        );
     }
     let negative = code & sign_bit != 0;
     let mag = code & !sign_bit;
@@ -461,9 +595,18 @@ pub fn element_code_value(e: &ResolvedElement, code: u32) -> Option<Dyadic> {
     let (m, exp) = if field == 0 && e.subnormals {
         (mant as i128, 1 - e.bias - e.mantissa_bits as i32)
     } else {
-        ((mant | (1 << e.mantissa_bits)) as i128, field as i32 - e.bias - e.mantissa_bits as i32)
+        (
+            (mant | (1 << e.mantissa_bits)) as i128,
+            field as i32 - e.bias - e.mantissa_bits as i32,
+        )
     };
-    Some(Dyadic { mantissa: if negative { -m } else { m }, exponent: exp }.normalized())
+    Some(
+        Dyadic {
+            mantissa: if negative { -m } else { m },
+            exponent: exp,
+        }
+        .normalized(),
+    )
 }
 
 fn ties_name(file: &str, s: &Str) -> Result<String, SpecError> {
@@ -477,22 +620,46 @@ fn ties_name(file: &str, s: &Str) -> Result<String, SpecError> {
     .to_string())
 }
 
-fn resolve_grid(file: &str, g: &GridSpec, elements: &[ResolvedElement]) -> Result<ResolvedGrid, SpecError> {
+fn resolve_grid(
+    file: &str,
+    g: &GridSpec,
+    elements: &[ResolvedElement],
+) -> Result<ResolvedGrid, SpecError> {
     let field = |f: &str| format!("grids[{}].{f}", g.name.value);
     let mut base: Vec<Option<Dyadic>> = match (&g.element, &g.values) {
         (Some(name), None) => {
             let e = elements
                 .iter()
                 .find(|e| e.name == name.value)
-                .ok_or_else(|| err(file, line_of(name), &field("element"), format!("unknown element `{}`", name.value)))?;
+                .ok_or_else(|| {
+                    err(
+                        file,
+                        line_of(name),
+                        &field("element"),
+                        format!("unknown element `{}`", name.value),
+                    )
+                })?;
             if e.bits != 4 {
-                return Err(err(file, line_of(name), &field("element"), format!("element `{}` has {} bits; grids need 4", e.name, e.bits)));
+                return Err(err(
+                    file,
+                    line_of(name),
+                    &field("element"),
+                    format!("element `{}` has {} bits; grids need 4", e.name, e.bits),
+                ));
             }
             (0..16).map(|c| element_code_value(e, c)).collect()
         }
         (None, Some(values)) => {
             if values.value.len() != 16 {
-                return Err(err(file, line_of(values), &field("values"), format!("{} values given; a 4-bit grid has exactly 16", values.value.len())));
+                return Err(err(
+                    file,
+                    line_of(values),
+                    &field("values"),
+                    format!(
+                        "{} values given; a 4-bit grid has exactly 16",
+                        values.value.len()
+                    ),
+                ));
             }
             let mut out = Vec::new();
             for (i, v) in values.value.iter().enumerate() {
@@ -501,11 +668,23 @@ fn resolve_grid(file: &str, g: &GridSpec, elements: &[ResolvedElement]) -> Resul
             }
             out
         }
-        _ => return Err(err(file, line_of(&g.name), &field("element"), "give exactly one of `element` and `values`")),
+        _ => {
+            return Err(err(
+                file,
+                line_of(&g.name),
+                &field("element"),
+                "give exactly one of `element` and `values`",
+            ))
+        }
     };
     for &c in &g.invalid_codes {
         if c >= 16 {
-            return Err(err(file, line_of(&g.name), &field("invalid_codes"), format!("code {c} is not a 4-bit code")));
+            return Err(err(
+                file,
+                line_of(&g.name),
+                &field("invalid_codes"),
+                format!("code {c} is not a 4-bit code"),
+            ));
         }
         base[c as usize] = None;
     }
@@ -519,7 +698,9 @@ fn resolve_grid(file: &str, g: &GridSpec, elements: &[ResolvedElement]) -> Resul
         match parse_exact(&f.value, true).map_err(|m| err(file, line_of(f), &field("factor"), m))? {
             ExactValue::Dyadic(d) => {
                 for v in base.iter_mut().flatten() {
-                    *v = v.mul(d).ok_or_else(|| err(file, line_of(f), &field("factor"), "product overflows"))?;
+                    *v = v.mul(d).ok_or_else(|| {
+                        err(file, line_of(f), &field("factor"), "product overflows")
+                    })?;
                 }
             }
             ExactValue::Rational(p, q) => {
@@ -536,7 +717,9 @@ fn resolve_grid(file: &str, g: &GridSpec, elements: &[ResolvedElement]) -> Resul
         let bits = exact_f32(file, &field("offset"), o)?;
         let d = Dyadic::from_f32_bits(bits);
         for v in base.iter_mut().flatten() {
-            *v = v.add(d).ok_or_else(|| err(file, line_of(o), &field("offset"), "sum overflows"))?;
+            *v = v
+                .add(d)
+                .ok_or_else(|| err(file, line_of(o), &field("offset"), "sum overflows"))?;
         }
         derivation.push_str(&format!(", plus {}", o.value));
     }
@@ -546,7 +729,14 @@ fn resolve_grid(file: &str, g: &GridSpec, elements: &[ResolvedElement]) -> Resul
         let Some(v) = v else { continue };
         let bits = match rounded_factor {
             Some((p, q)) => round_rational_to_f32(*v, p, q),
-            None => v.to_f32_exact().ok_or_else(|| err(file, line_of(&g.name), &field("values"), format!("code {code}: derived value is not exact in f32")))?,
+            None => v.to_f32_exact().ok_or_else(|| {
+                err(
+                    file,
+                    line_of(&g.name),
+                    &field("values"),
+                    format!("code {code}: derived value is not exact in f32"),
+                )
+            })?,
         };
         values[code] = bits;
         valid |= 1 << code;
@@ -555,10 +745,21 @@ fn resolve_grid(file: &str, g: &GridSpec, elements: &[ResolvedElement]) -> Resul
     // (E2M1 + c); any other duplicate wastes a code and is almost surely a typo.
     for a in 0..16 {
         for b in a + 1..16 {
-            if valid & (1 << a) != 0 && valid & (1 << b) != 0 && f32::from_bits(values[a]) == f32::from_bits(values[b]) {
+            if valid & (1 << a) != 0
+                && valid & (1 << b) != 0
+                && f32::from_bits(values[a]) == f32::from_bits(values[b])
+            {
                 let zero_pair = a + 8 == b && a == 0;
                 if !zero_pair {
-                    return Err(err(file, line_of(&g.name), &field("values"), format!("codes {a} and {b} have the same value {}: duplicate code", f32::from_bits(values[a]))));
+                    return Err(err(
+                        file,
+                        line_of(&g.name),
+                        &field("values"),
+                        format!(
+                            "codes {a} and {b} have the same value {}: duplicate code",
+                            f32::from_bits(values[a])
+                        ),
+                    ));
                 }
             }
         }
@@ -568,7 +769,9 @@ fn resolve_grid(file: &str, g: &GridSpec, elements: &[ResolvedElement]) -> Resul
         None => {
             let mut best = 0u32;
             for code in 0..16 {
-                if valid & (1 << code) != 0 && f32::from_bits(values[code]).abs() > f32::from_bits(best).abs() {
+                if valid & (1 << code) != 0
+                    && f32::from_bits(values[code]).abs() > f32::from_bits(best).abs()
+                {
                     best = values[code];
                 }
             }
@@ -576,10 +779,20 @@ fn resolve_grid(file: &str, g: &GridSpec, elements: &[ResolvedElement]) -> Resul
         }
     };
     if f32::from_bits(target) <= 0.0 {
-        return Err(err(file, line_of(&g.name), &field("target"), "target must be positive"));
+        return Err(err(
+            file,
+            line_of(&g.name),
+            &field("target"),
+            "target must be positive",
+        ));
     }
     let sign_magnitude = g.offset.is_none()
-        && (0..8).all(|c| valid & (1 << c) != 0 && valid & (1 << (c + 8)) != 0 && f32::from_bits(values[c + 8]) == -f32::from_bits(values[c]) && f32::from_bits(values[c]) >= 0.0);
+        && (0..8).all(|c| {
+            valid & (1 << c) != 0
+                && valid & (1 << (c + 8)) != 0
+                && f32::from_bits(values[c + 8]) == -f32::from_bits(values[c])
+                && f32::from_bits(values[c]) >= 0.0
+        });
     Ok(ResolvedGrid {
         name: g.name.value.clone(),
         values,
@@ -624,51 +837,114 @@ fn round_rational_to_f32(v: Dyadic, p: i64, q: i64) -> u32 {
     (if negative { -f } else { f }).to_bits()
 }
 
-pub fn resolve_format(file: &str, f: &FormatFile, elements: &[ResolvedElement]) -> Result<ResolvedFormat, SpecError> {
+pub fn resolve_format(
+    file: &str,
+    f: &FormatFile,
+    elements: &[ResolvedElement],
+) -> Result<ResolvedFormat, SpecError> {
     if f.provenance.value.trim().is_empty() {
-        return Err(err(file, line_of(&f.provenance), "provenance", "must say where the values come from"));
+        return Err(err(
+            file,
+            line_of(&f.provenance),
+            "provenance",
+            "must say where the values come from",
+        ));
     }
     let group_size = f.group_size.value;
     if group_size == 0 || group_size % 2 != 0 || group_size > 4096 {
-        return Err(err(file, line_of(&f.group_size), "group_size", format!("{group_size} must be even and in 2..=4096")));
+        return Err(err(
+            file,
+            line_of(&f.group_size),
+            "group_size",
+            format!("{group_size} must be even and in 2..=4096"),
+        ));
     }
     let n = f.grids.value.len();
     if !(1..=4).contains(&n) {
-        return Err(err(file, line_of(&f.grids), "grids", format!("{n} grids; a format has 1 to 4")));
+        return Err(err(
+            file,
+            line_of(&f.grids),
+            "grids",
+            format!("{n} grids; a format has 1 to 4"),
+        ));
     }
     let mut grids = Vec::new();
     for g in &f.grids.value {
         if grids.iter().any(|r: &ResolvedGrid| r.name == g.name.value) {
-            return Err(err(file, line_of(&g.name), "grids[].name", format!("duplicate grid name `{}`", g.name.value)));
+            return Err(err(
+                file,
+                line_of(&g.name),
+                "grids[].name",
+                format!("duplicate grid name `{}`", g.name.value),
+            ));
         }
         grids.push(resolve_grid(file, g, elements)?);
     }
     let scale_el = elements
         .iter()
         .find(|e| e.name == f.scale.element.value)
-        .ok_or_else(|| err(file, line_of(&f.scale.element), "scale.element", format!("unknown element `{}`", f.scale.element.value)))?;
+        .ok_or_else(|| {
+            err(
+                file,
+                line_of(&f.scale.element),
+                "scale.element",
+                format!("unknown element `{}`", f.scale.element.value),
+            )
+        })?;
     let scale_bytes = f.scale.bytes;
     if scale_bytes * 8 < scale_el.bits || !(scale_bytes == 1 || scale_bytes == 4) {
-        return Err(err(file, line_of(&f.scale.element), "scale.bytes", format!("{scale_bytes} bytes cannot hold `{}` ({} bits); use 1 or 4", scale_el.name, scale_el.bits)));
+        return Err(err(
+            file,
+            line_of(&f.scale.element),
+            "scale.bytes",
+            format!(
+                "{scale_bytes} bytes cannot hold `{}` ({} bits); use 1 or 4",
+                scale_el.name, scale_el.bits
+            ),
+        ));
     }
     let width = scale_bytes * 8;
-    let all_bits = if width == 32 { u32::MAX } else { (1u32 << width) - 1 };
-    let value_mask = f.scale.value_mask.as_ref().map(|m| m.value).unwrap_or(all_bits);
+    let all_bits = if width == 32 {
+        u32::MAX
+    } else {
+        (1u32 << width) - 1
+    };
+    let value_mask = f
+        .scale
+        .value_mask
+        .as_ref()
+        .map(|m| m.value)
+        .unwrap_or(all_bits);
     let sel_bits = &f.scale.selector_bits.value;
     let mut selector_mask = 0u32;
     for &b in sel_bits {
         if b >= width || selector_mask & (1 << b) != 0 {
-            return Err(err(file, line_of(&f.scale.selector_bits), "scale.selector_bits", format!("bit {b} is out of the scale or repeated")));
+            return Err(err(
+                file,
+                line_of(&f.scale.selector_bits),
+                "scale.selector_bits",
+                format!("bit {b} is out of the scale or repeated"),
+            ));
         }
         selector_mask |= 1 << b;
     }
     if selector_mask & value_mask != 0 && !sel_bits.is_empty() {
         // The selector may share bits with the value only where hardware ignores them; we
         // require the value mask to exclude them so decode is unambiguous.
-        return Err(err(file, line_of(&f.scale.selector_bits), "scale.selector_bits", "selector bits overlap `value_mask`"));
+        return Err(err(
+            file,
+            line_of(&f.scale.selector_bits),
+            "scale.selector_bits",
+            "selector bits overlap `value_mask`",
+        ));
     }
     if scale_bytes == 4 && !sel_bits.is_empty() {
-        return Err(err(file, line_of(&f.scale.selector_bits), "scale.selector_bits", "f32 scales carry no selector bits"));
+        return Err(err(
+            file,
+            line_of(&f.scale.selector_bits),
+            "scale.selector_bits",
+            "f32 scales carry no selector bits",
+        ));
     }
     // selector string → grid
     let mut map: BTreeMap<u32, u32> = BTreeMap::new();
@@ -676,10 +952,20 @@ pub fn resolve_format(file: &str, f: &FormatFile, elements: &[ResolvedElement]) 
         Some(s) => {
             for (key, &grid) in &s.value {
                 if key.len() != sel_bits.len() || !key.chars().all(|c| c == '0' || c == '1') {
-                    return Err(err(file, line_of(s), "scale.selectors", format!("key `{key}` must be {} binary digits", sel_bits.len())));
+                    return Err(err(
+                        file,
+                        line_of(s),
+                        "scale.selectors",
+                        format!("key `{key}` must be {} binary digits", sel_bits.len()),
+                    ));
                 }
                 if grid as usize >= n {
-                    return Err(err(file, line_of(s), "scale.selectors", format!("`{key}` names grid {grid}, but there are {n}")));
+                    return Err(err(
+                        file,
+                        line_of(s),
+                        "scale.selectors",
+                        format!("`{key}` names grid {grid}, but there are {n}"),
+                    ));
                 }
                 let v = u32::from_str_radix(key, 2).unwrap_or(0);
                 map.insert(v, grid);
@@ -690,12 +976,22 @@ pub fn resolve_format(file: &str, f: &FormatFile, elements: &[ResolvedElement]) 
                 // Several candidates, no selector: they must decode identically (Four Over Six).
                 for g in &grids[1..] {
                     if g.values != grids[0].values {
-                        return Err(err(file, line_of(&f.grids), "scale.selector_bits", "several grids with different values need selector bits"));
+                        return Err(err(
+                            file,
+                            line_of(&f.grids),
+                            "scale.selector_bits",
+                            "several grids with different values need selector bits",
+                        ));
                     }
                 }
             } else {
                 if (1usize << sel_bits.len()) < n {
-                    return Err(err(file, line_of(&f.scale.selector_bits), "scale.selector_bits", format!("{} bits cannot select {n} grids", sel_bits.len())));
+                    return Err(err(
+                        file,
+                        line_of(&f.scale.selector_bits),
+                        "scale.selector_bits",
+                        format!("{} bits cannot select {n} grids", sel_bits.len()),
+                    ));
                 }
                 for g in 0..n as u32 {
                     map.insert(g, g);
@@ -705,7 +1001,12 @@ pub fn resolve_format(file: &str, f: &FormatFile, elements: &[ResolvedElement]) 
     }
     for g in 0..n as u32 {
         if !sel_bits.is_empty() && !map.values().any(|&x| x == g) {
-            return Err(err(file, line_of(&f.grids), "scale.selectors", format!("grid {g} has no selector value")));
+            return Err(err(
+                file,
+                line_of(&f.grids),
+                "scale.selectors",
+                format!("grid {g} has no selector value"),
+            ));
         }
     }
     let mut selector_of_byte = Vec::new();
@@ -716,7 +1017,11 @@ pub fn resolve_format(file: &str, f: &FormatFile, elements: &[ResolvedElement]) 
             for &b in sel_bits {
                 v = (v << 1) | ((byte >> b) & 1);
             }
-            let grid = if sel_bits.is_empty() { Some(0) } else { map.get(&v).copied() };
+            let grid = if sel_bits.is_empty() {
+                Some(0)
+            } else {
+                map.get(&v).copied()
+            };
             selector_of_byte.push(grid.map(|g| g as i8).unwrap_or(-1));
         }
         for (v, &g) in map.iter().rev() {
@@ -736,17 +1041,38 @@ pub fn resolve_format(file: &str, f: &FormatFile, elements: &[ResolvedElement]) 
     let scale_rounding = match f.scale.rounding.value.as_str() {
         "rne" => "Rne",
         "floor-pow2" => "FloorPow2",
-        other => return Err(err(file, line_of(&f.scale.rounding), "scale.rounding", format!("unknown `{other}` (expected rne, floor-pow2)"))),
+        other => {
+            return Err(err(
+                file,
+                line_of(&f.scale.rounding),
+                "scale.rounding",
+                format!("unknown `{other}` (expected rne, floor-pow2)"),
+            ))
+        }
     };
     let tensor_scale = match f.tensor_scale.value.as_str() {
         "f32" => true,
         "none" => false,
-        other => return Err(err(file, line_of(&f.tensor_scale), "tensor_scale", format!("unknown `{other}` (expected f32, none)"))),
+        other => {
+            return Err(err(
+                file,
+                line_of(&f.tensor_scale),
+                "tensor_scale",
+                format!("unknown `{other}` (expected f32, none)"),
+            ))
+        }
     };
     let high_nibble_first = match f.nibble_order.value.as_str() {
         "low-first" => false,
         "high-first" => true,
-        other => return Err(err(file, line_of(&f.nibble_order), "nibble_order", format!("unknown `{other}` (expected low-first, high-first)"))),
+        other => {
+            return Err(err(
+                file,
+                line_of(&f.nibble_order),
+                "nibble_order",
+                format!("unknown `{other}` (expected low-first, high-first)"),
+            ))
+        }
     };
     Ok(ResolvedFormat {
         name: f.name.value.clone(),
@@ -774,7 +1100,11 @@ pub fn load_element(file: &str, text: &str) -> Result<ResolvedElement, SpecError
 }
 
 /// Parse and validate one format file against the known elements.
-pub fn load_format(file: &str, text: &str, elements: &[ResolvedElement]) -> Result<ResolvedFormat, SpecError> {
+pub fn load_format(
+    file: &str,
+    text: &str,
+    elements: &[ResolvedElement],
+) -> Result<ResolvedFormat, SpecError> {
     let parsed: FormatFile = parse_yaml(file, text)?;
     resolve_format(file, &parsed, elements)
 }

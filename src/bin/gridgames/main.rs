@@ -3,10 +3,25 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod cli_io;
+mod convert;
+mod decode;
+mod demo;
+mod eval;
+mod formats;
+mod learn;
 mod mma;
+mod quantize;
+mod show;
+mod vectors;
+mod verify;
 
 #[derive(Parser)]
-#[command(name = "gridgames", version, about = "Bit-exact reference for microscaled 4-bit formats")]
+#[command(
+    name = "gridgames",
+    version,
+    about = "Bit-exact reference for microscaled 4-bit formats with one or more grids"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -14,14 +29,44 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// List the built-in formats, element formats and profiles.
+    Formats(formats::Args),
+    /// Show a format: grids, bit layout, profiles, provenance.
+    Show(show::Args),
+    /// Convert an .npy tensor to element codes (uint8 .npy).
+    Convert(convert::Args),
+    /// Quantize an .npy or safetensors tensor into a safetensors file.
+    Quantize(quantize::Args),
+    /// Decode a quantized safetensors file to .npy.
+    Decode(decode::Args),
+    /// The main job on embedded data: quantize, decode, emulate and verify, with a table.
+    Demo(demo::Args),
     /// Emulate tensor-core MMA instructions and check case files.
     Mma(mma::MmaArgs),
+    /// Learn grids (k-means over grids) and write a format spec.
+    Learn(learn::Args),
+    /// Accuracy study: relative MSE per format, distribution and group size.
+    Eval(eval::Args),
+    /// Generate or check the golden vectors.
+    Vectors(vectors::Args),
+    /// Check another implementation's outputs against the reference.
+    Verify(verify::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
+        Command::Formats(args) => formats::run(args),
+        Command::Show(args) => show::run(args),
+        Command::Convert(args) => convert::run(args),
+        Command::Quantize(args) => quantize::run(args),
+        Command::Decode(args) => decode::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Mma(args) => mma::run(args),
+        Command::Learn(args) => learn::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Vectors(args) => vectors::run(args),
+        Command::Verify(args) => verify::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,1 @@
+//! Shared file helpers for the CLI.

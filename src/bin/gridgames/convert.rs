@@ -1,0 +1,9 @@
+//! `gridgames convert`.
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: &Args) -> Result<ExitCode, String> {
+    Err("`gridgames convert` is not built yet".to_string())
+}
