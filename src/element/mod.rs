@@ -265,9 +265,9 @@ impl Element {
         match self.specials {
             Specials::None => (self.exponent_field_max() << self.mantissa_bits) | all_mant,
             Specials::Ieee => ((self.exponent_field_max() - 1) << self.mantissa_bits) | all_mant,
-            Specials::NanAllOnes => {
-                (self.exponent_field_max() << self.mantissa_bits) | (all_mant - 1)
-            }
+            // All-ones is NaN; the largest finite code is one below it (E4M3: 0x7E = 448,
+            // E8M0: 0xFE = 2^127).
+            Specials::NanAllOnes => ((self.exponent_field_max() << self.mantissa_bits) | all_mant) - 1,
         }
     }
 

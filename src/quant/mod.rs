@@ -6,6 +6,7 @@
 pub mod exact;
 pub mod nearest;
 pub mod profiles;
+pub mod torch_cpu;
 
 use exact::Exact;
 use nearest::PreparedGrid;

@@ -6,6 +6,7 @@
 //! library's own outputs in `vectors/peers/`): see docs/profiles.md.
 
 use super::exact::Exact;
+use super::torch_cpu;
 use super::{
     finish_group, floor_log2, reference_scale_floor_pow2, GroupResult, QuantError, Quantizer,
     TensorContext,
@@ -104,6 +105,22 @@ impl Profile {
         })
     }
 
+    /// Whether the profile reproduces what its library does with NaN and Inf inputs on this
+    /// format, bit for bit (checked against the library's own outputs in tests/peers.rs).
+    /// Everything else rejects non-finite input with an error: the reference has no rule by
+    /// design; TE, cuDNN and OCP behaviour could not be observed; and the NaN paths of
+    /// torchao NVFP4/RCEIL, ModelOpt and bitsandbytes (NaN amax poisoning whole tensors,
+    /// payload-dependent codes) are recorded in vectors/peers/ but not yet reproduced.
+    pub fn accepts_non_finite(&self, format: &Format) -> bool {
+        match self {
+            Profile::Ggml => true,
+            Profile::TorchAo | Profile::TorchAoCeil | Profile::TorchAoEven => {
+                format.name == "mxfp4"
+            }
+            _ => false,
+        }
+    }
+
     /// Profiles that apply to a format.
     pub fn for_format(format: &Format) -> Vec<Profile> {
         Profile::ALL
@@ -132,11 +149,18 @@ pub(crate) fn tensor_scale(profile: Profile, format: &Format, amax: f32) -> f32 
     match profile {
         Profile::Te => 1.0 / te_s_enc(amax),
         // ModelOpt and torchao: amax.float() / (6·448), one f32 division.
-        Profile::ModelOpt | Profile::TorchAo => amax / (F4_MAX * F8_MAX),
+        Profile::ModelOpt | Profile::TorchAo => torch_cpu::div(amax, F4_MAX * F8_MAX),
         // cuDNN's block-scale quantize has no tensor scale: store 1.0.
         Profile::Cudnn => 1.0,
         _ => super::reference_tensor_scale(format, amax),
     }
+}
+
+/// torch's saturating float8_e4m3fn cast (NaN keeps its sign: 0x7F / 0xFF).
+fn e4m3_cast(v: f32) -> u32 {
+    E4M3.encode(v as f64, Rounding::NearestEven, Policy::Satfinite)
+        .map(|r| r.0)
+        .unwrap_or(0x7e)
 }
 
 fn e4m3_rne(v: f32) -> u32 {
@@ -176,31 +200,36 @@ pub(crate) fn quantize_group(
             finish_group(f, x, codes, scale, grid, ts)
         }
         (Profile::ModelOpt, _) => {
-            let mut per_block = amax / (F4_MAX * ts);
+            // NVFP4QTensor.get_weights_scaling_factor + quantize + _cast_fp4 (torch CPU).
+            let mut per_block = torch_cpu::div(torch_cpu::amax_abs(x), torch_cpu::mul(F4_MAX, ts));
             if per_block == 0.0 {
                 per_block = 1.0;
             }
-            let scale = e4m3_rne(per_block.clamp(2f32.powi(-9), F8_MAX));
-            let denom = E4M3.decode(scale) as f32 * ts;
+            let scale = e4m3_cast(torch_cpu::clamp(per_block, 2f32.powi(-9), F8_MAX));
+            let denom = torch_cpu::mul(torch_cpu::e4m3_to_f32(scale as u8), ts);
             let codes = x
                 .iter()
-                .map(|&v| {
-                    let y = v / denom;
-                    // _cast_fp4: sign from `x < 0` (so -0.0 → +0), magnitude RNE.
-                    let mag = e2m1_rne(y.abs()) & 7;
-                    mag | if y < 0.0 { 8 } else { 0 }
-                })
+                .map(|&v| modelopt_cast_fp4(torch_cpu::div(v, denom)))
                 .collect();
             finish_group(f, x, codes, scale, grid, ts)
         }
         (Profile::TorchAo, "nvfp4") => {
-            let block_scale = amax / F4_MAX;
-            let scaled = block_scale / ts;
-            let scale = e4m3_rne(scaled.clamp(2f32.powi(-6), F8_MAX));
-            let rcp = (1.0 / ts) / E4M3.decode(scale) as f32;
+            // nvfp4_quantize, two-level branch (torch CPU float semantics, NaN included).
+            let max_abs = torch_cpu::amax_abs(x);
+            let block_scale = torch_cpu::div(max_abs, F4_MAX);
+            let scaled = torch_cpu::div(block_scale, ts);
+            let scale = e4m3_cast(torch_cpu::clamp(scaled, 2f32.powi(-6), F8_MAX));
+            let scale_fp32 = torch_cpu::e4m3_to_f32(scale as u8);
+            let rcp = torch_cpu::div(torch_cpu::div(1.0, ts), scale_fp32);
             let codes = x
                 .iter()
-                .map(|&v| e2m1_rne((v * rcp).clamp(-F4_MAX, F4_MAX)))
+                .map(|&v| {
+                    torch_cpu::torchao_f32_to_e2m1(torch_cpu::clamp(
+                        torch_cpu::mul(v, rcp),
+                        -F4_MAX,
+                        F4_MAX,
+                    ))
+                })
                 .collect();
             finish_group(f, x, codes, scale, grid, ts)
         }
@@ -242,27 +271,55 @@ pub(crate) fn quantize_group(
             };
             pow2_elements(q, x, scale, grid, ts)
         }
-        (Profile::TorchAo | Profile::Ocp, _) => {
+        (Profile::Ocp, _) => {
             let scale = reference_scale_floor_pow2(f, amax, f.grids[grid].target_value());
             pow2_elements(q, x, scale, grid, ts)
         }
-        (Profile::TorchAoCeil | Profile::TorchAoEven | Profile::TorchAoRceil, _) => {
-            let scale = torchao_mx_scale(q.profile, amax);
-            pow2_elements(q, x, scale, grid, ts)
+        (Profile::TorchAo | Profile::TorchAoCeil | Profile::TorchAoEven, _) => {
+            let (scale, divisor) = torchao_mx_scale(q.profile, torch_cpu::amax_abs(x));
+            let codes = x
+                .iter()
+                .map(|&v| torch_cpu::torchao_f32_to_e2m1(torch_cpu::div(v, divisor)))
+                .collect();
+            finish_group(f, x, codes, scale, grid, ts)
+        }
+        (Profile::TorchAoRceil, _) => {
+            let (scale, rcp) = torchao_rceil(torch_cpu::amax_abs(x));
+            let codes = x
+                .iter()
+                .map(|&v| {
+                    torch_cpu::torchao_f32_to_e2m1(torch_cpu::clamp(
+                        torch_cpu::mul(v, rcp),
+                        -F4_MAX,
+                        F4_MAX,
+                    ))
+                })
+                .collect();
+            finish_group(f, x, codes, scale, grid, ts)
         }
         (Profile::Ggml, _) => {
-            let scale = reference_scale_floor_pow2(f, amax, f.grids[grid].target_value());
-            let d = f.scale_value(scale) as f32;
-            let codes = x.iter().map(|&v| ggml_best_index(v / d)).collect();
+            // gguf-py MXFP4.quantize_blocks: e from float32 np.log2, then argmin over the 16
+            // doubled kvalues of |d·kv - x| in f32 with d = 2^(e-128); first minimum wins.
+            let scale = gguf_mxfp4_e(x);
+            let d = f32::from_bits(if scale < 2 {
+                0x0020_0000 << scale
+            } else {
+                (scale - 1) << 23
+            });
+            let codes = x.iter().map(|&v| gguf_argmin(d, v)).collect();
             finish_group(f, x, codes, scale, grid, ts)
         }
         (Profile::Bnb, _) => {
-            let rcp = 1.0 / amax;
+            // bitsandbytes 0.50.2 CPU (backends/default/ops.py): reciprocal of the absmax
+            // clamped to 1e-38, clamp to [-1, 1], bucketize over the f32 midpoints.
+            let rcp = 1.0 / amax.max(1e-38);
+            let mids = bnb_midpoints(&f.grids[grid].values);
             let codes = x
                 .iter()
                 .map(|&v| {
                     let scaled = (v * rcp).clamp(-1.0, 1.0);
-                    bnb_argmin(&f.grids[grid].values, scaled)
+                    // bucketize(right=False): the number of midpoints strictly below.
+                    mids.iter().filter(|&&m| m < scaled).count() as u8
                 })
                 .collect();
             finish_group(f, x, codes, amax.to_bits(), grid, ts)
@@ -287,61 +344,99 @@ fn pow2_elements(q: &Quantizer, x: &[f32], scale: u32, grid: usize, ts: f32) -> 
     finish_group(f, x, codes, scale, grid, ts)
 }
 
-/// torchao to_mx E8M0 scale for CEIL, EVEN and RCEIL (E2M1 target 6, emax 2).
-fn torchao_mx_scale(profile: Profile, amax: f32) -> u32 {
-    if amax == 0.0 {
+/// torchao to_mx scale for FLOOR, CEIL and EVEN (E2M1: target_max_pow2 = 2): the stored
+/// E8M0 byte and the f32 divisor, which is the byte's value clamped up to 2^-126 (so a
+/// stored byte 0, 2^-127, divides by 2^-126).
+fn torchao_mx_scale(profile: Profile, max_abs: f32) -> (u32, f32) {
+    let mut bits = max_abs.to_bits() as i32;
+    if profile == Profile::TorchAoEven && !max_abs.is_nan() {
+        // Round the mantissa to E2M1's one bit by adding half an ulp, keep sign+exponent.
+        bits = bits.wrapping_add(1 << 21) & (0x1FF << 23);
+    }
+    let mut extracted = ((bits >> 23) & 0xFF) - 127;
+    if profile == Profile::TorchAoCeil {
+        extracted += (bits & 0x7F_FFFF > 0) as i32;
+    }
+    let unbiased = (extracted - 2).clamp(-127, 128);
+    let biased = if max_abs.is_nan() {
+        255
+    } else {
+        (unbiased + 127) as u32
+    };
+    let divisor = f32::from_bits(biased << 23).max(f32::MIN_POSITIVE);
+    (biased, divisor)
+}
+
+/// torchao `_to_mx_rceil` on CPU (eager fallback): exponent = clamp(ceil(log2(amax/6)),
+/// -127, 127) + 127 computed with f32 log2 (so it can round an amax just above a power of
+/// two down), and the multiplier it uses.
+fn torchao_rceil(max_abs: f32) -> (u32, f32) {
+    let descale = torch_cpu::div(max_abs, F4_MAX);
+    if descale.is_nan() {
+        return (255, descale);
+    }
+    if descale.is_infinite() {
+        return (254, 2f32.powi(-127));
+    }
+    let e = descale.log2().ceil().clamp(-127.0, 127.0) as i32 + 127;
+    let rcp = if e == 0 { 1.0 } else { 2f32.powi(127 - e) };
+    (e as u32, rcp)
+}
+
+/// ModelOpt `_cast_fp4`: sign from `x < 0` (so -0.0 and NaN are positive), magnitude by
+/// searchsorted over [0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5] (NaN sorts last → 7) plus one at
+/// the odd bounds 0.75, 1.75, 3.5: round to nearest even, saturating.
+fn modelopt_cast_fp4(y: f32) -> u8 {
+    const BOUNDS: [f32; 7] = [0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0];
+    let sign = if y < 0.0 { 8 } else { 0 };
+    let a = y.abs();
+    let ord = if a.is_nan() {
+        7
+    } else {
+        BOUNDS.iter().filter(|&&b| b < a).count() as u8
+    };
+    let odd = (a == 0.75 || a == 1.75 || a == 3.5) as u8;
+    sign | (ord + odd)
+}
+
+/// gguf-py's MXFP4 shared exponent: floor(log2(amax)) - 2 + 127 with a float32 log2, 0 for
+/// a zero block; a block whose max is NaN or Inf gets 0 (NaN fails `d > 0`; Inf wraps to 0).
+fn gguf_mxfp4_e(x: &[f32]) -> u32 {
+    let d = torch_cpu::amax_abs(x);
+    if !(d > 0.0) || d.is_infinite() {
         return 0;
     }
-    let bits = amax.to_bits();
-    let code = match profile {
-        // RCEIL: e8m0 of amax/6 rounded up (cuBLAS "round up if any mantissa bit set").
-        Profile::TorchAoRceil => {
-            let v = amax / F4_MAX;
-            let vb = v.to_bits();
-            let exp = ((vb >> 23) & 0xff) as i32;
-            let mant = vb & 0x7f_ffff;
-            exp + (mant != 0) as i32
-        }
-        // CEIL: ceil(log2(amax)) - 2, from the exponent bits.
-        Profile::TorchAoCeil => {
-            let e = floor_log2(amax) + (bits & 0x7f_ffff != 0) as i32;
-            e - 2 + 127
-        }
-        // EVEN: round amax's mantissa to E2M1's 1 bit (RNE on the bit pattern) and floor.
-        _ => {
-            let rounded = bits.wrapping_add(1 << 21) & !((1 << 22) - 1);
-            floor_log2(f32::from_bits(rounded)) - 2 + 127
-        }
-    };
-    code.clamp(0, 254) as u32
+    // `.astype(np.uint8)` wraps modulo 256: a tiny block's negative exponent becomes 25x.
+    let e = d.log2().floor() - 2.0 + 127.0;
+    (e as i64).rem_euclid(256) as u32
 }
 
-/// ggml best_index_mxfp4: exhaustive search over the 16 codes in code order, strict `<`,
-/// so ties go to the lower index (toward zero) and -0 is lost; NaN → index 0.
-fn ggml_best_index(y: f32) -> u8 {
+/// gguf-py argmin of |d·kv - x| over kvalues (0,1,2,3,4,6,8,12,0,-1,...,-12) in f32: the
+/// first minimum wins, so ties go toward zero and -0 becomes +0; a NaN input gives index 0.
+fn gguf_argmin(d: f32, x: f32) -> u8 {
+    const KVALUES: [f32; 16] = [
+        0., 1., 2., 3., 4., 6., 8., 12., 0., -1., -2., -3., -4., -6., -8., -12.,
+    ];
+    if x.is_nan() {
+        return 0;
+    }
     let mut best = 0u8;
     let mut best_err = f32::INFINITY;
-    for code in 0..16u8 {
-        let v = E2M1.decode(code as u32) as f32;
-        let err = (y - v).abs();
+    for (i, &kv) in KVALUES.iter().enumerate() {
+        let err = (d * kv - x).abs();
         if err < best_err {
             best_err = err;
-            best = code;
+            best = i as u8;
         }
     }
     best
 }
 
-/// bitsandbytes argmin(|scaled - code|) over the 16 NF4 values in f32, first minimum wins.
-fn bnb_argmin(values: &[u32; 16], scaled: f32) -> u8 {
-    let mut best = 0u8;
-    let mut best_err = f32::INFINITY;
-    for (code, &v) in values.iter().enumerate() {
-        let err = (scaled - f32::from_bits(v)).abs();
-        if err < best_err {
-            best_err = err;
-            best = code as u8;
-        }
+/// bitsandbytes' midpoints: (v[i] + v[i+1]) / 2 in f32 (the sum rounded, the halving exact).
+fn bnb_midpoints(values: &[u32; 16]) -> [f32; 15] {
+    let mut mids = [0f32; 15];
+    for (i, m) in mids.iter_mut().enumerate() {
+        *m = (f32::from_bits(values[i]) + f32::from_bits(values[i + 1])) / 2.0;
     }
-    best
+    mids
 }
