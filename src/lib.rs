@@ -12,8 +12,14 @@ pub mod element;
 pub mod format;
 pub mod tables;
 
+#[cfg(feature = "cli")]
+pub mod container;
 #[cfg(feature = "std")]
 pub mod emu;
+#[cfg(feature = "std")]
+pub mod eval;
+#[cfg(feature = "std")]
+pub mod learn;
 #[cfg(feature = "std")]
 pub mod quant;
 #[cfg(feature = "std")]

@@ -8,7 +8,7 @@
 use super::exact::Exact;
 use super::torch_cpu;
 use super::{
-    finish_group, floor_log2, reference_scale_floor_pow2, GroupResult, QuantError, Quantizer,
+    finish_group, reference_scale_floor_pow2, GroupResult, QuantError, Quantizer,
     TensorContext,
 };
 use crate::element::{Policy, Rounding};

@@ -1,9 +1,71 @@
-//! `gridgames convert`.
+//! `gridgames convert --to ELEMENT [--policy P] IN.npy OUT.npy`: element codes as uint8.
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(clap::Args)]
-pub struct Args {}
+use gridgames::container::{self, npy};
+use gridgames::element::Policy;
+use gridgames::tables;
 
-pub fn run(_args: &Args) -> Result<ExitCode, String> {
-    Err("`gridgames convert` is not built yet".to_string())
+#[derive(clap::Args)]
+pub struct Args {
+    /// Element format (e2m1, e2m3, e3m2, e4m3, e5m2, ue8m0, ue4m3, int4).
+    #[arg(long)]
+    pub to: String,
+    /// Overflow/NaN policy: satfinite, ml_dtypes, ocp.
+    #[arg(long, default_value = "satfinite")]
+    pub policy: String,
+    /// Read uint16 input as bf16 bit patterns.
+    #[arg(long)]
+    pub bf16: bool,
+    pub input: PathBuf,
+    pub output: PathBuf,
+}
+
+pub fn run(args: &Args) -> Result<ExitCode, String> {
+    let element = tables::element(&args.to).ok_or_else(|| {
+        let names: Vec<&str> = tables::ELEMENTS
+            .iter()
+            .filter(|e| e.bits <= 8)
+            .map(|e| e.name)
+            .collect();
+        format!(
+            "unknown element `{}` (expected one of: {})",
+            args.to,
+            names.join(", ")
+        )
+    })?;
+    if element.bits > 8 {
+        return Err(format!("`{}` codes do not fit in uint8", element.name));
+    }
+    let policy = Policy::from_name(&args.policy).ok_or_else(|| {
+        format!(
+            "unknown policy `{}` (expected satfinite, ml_dtypes, ocp)",
+            args.policy
+        )
+    })?;
+    let tensors = container::read_float_input(&args.input, args.bf16, None)?;
+    let t = tensors
+        .first()
+        .ok_or_else(|| format!("{}: no float tensor", args.input.display()))?;
+    let rounding = policy.rounding_for(element);
+    let mut codes = Vec::with_capacity(t.data.len());
+    for (i, &v) in t.data.iter().enumerate() {
+        let (code, _) = element.encode(v as f64, rounding, policy).map_err(|e| {
+            format!(
+                "{}: value {i} ({v}): {e} (element {}, policy {})",
+                args.input.display(),
+                element.name,
+                policy.name()
+            )
+        })?;
+        codes.push(code as u8);
+    }
+    container::write_atomic(&args.output, &npy::to_bytes("|u1", &t.shape, &codes))?;
+    eprintln!(
+        "wrote {} {} codes to {}",
+        codes.len(),
+        element.name,
+        args.output.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,324 @@
+//! Containers: quantized tensors in safetensors with the naming NVFP4 checkpoints use in the
+//! wild (`<name>.weight` U8 packed codes, `<name>.weight_scale` F8_E4M3 / F8_E8M0 / F32,
+//! `<name>.weight_scale_2` F32), float inputs from `.npy` and safetensors, and `.npy` output.
+//! Every write goes to a temporary file in the target directory and is renamed into place, so
+//! a failure never leaves a partial file behind.
+
+pub mod npy;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use safetensors::tensor::{Dtype, TensorView};
+use safetensors::SafeTensors;
+
+use crate::format::Format;
+use crate::quant::{Profile, Quantized};
+
+/// Metadata keys written by gridgames.
+pub const META_FORMAT: &str = "gridgames.format";
+pub const META_PROFILE: &str = "gridgames.profile";
+pub const META_VERSION: &str = "gridgames.version";
+
+/// A float tensor read from a file, converted exactly to f32.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FloatTensor {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+/// A quantized tensor as stored in a container.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredQuantized {
+    pub name: String,
+    /// Shape of the original (unquantized) tensor.
+    pub shape: Vec<usize>,
+    pub codes: Vec<u8>,
+    pub scales: Vec<u8>,
+    pub tensor_scale: Option<f32>,
+}
+
+fn io_err(path: &Path, e: impl std::fmt::Display) -> String {
+    format!("{}: {e}", path.display())
+}
+
+/// Write `bytes` to `path` atomically: a temporary file beside it, then a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| format!("{}: not a file path", path.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        file_name.to_string_lossy(),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, bytes).map_err(|e| io_err(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io_err(path, e)
+    })
+}
+
+/// Read the float tensors of a safetensors file (F32, F16, BF16, F64), or only those whose
+/// names contain `filter`.
+pub fn read_safetensors_floats(
+    path: &Path,
+    bytes: &[u8],
+    filter: Option<&str>,
+) -> Result<Vec<FloatTensor>, String> {
+    let st = SafeTensors::deserialize(bytes)
+        .map_err(|e| io_err(path, format!("not a valid safetensors file: {e}")))?;
+    let mut out = Vec::new();
+    let mut names: Vec<String> = st.names().into_iter().map(String::from).collect();
+    names.sort();
+    for name in names {
+        if filter.is_some_and(|f| !name.contains(f)) {
+            continue;
+        }
+        let view = st
+            .tensor(&name)
+            .map_err(|e| io_err(path, format!("tensor `{name}`: {e}")))?;
+        let data = match view.dtype() {
+            Dtype::F32 => view
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+            Dtype::F16 => view
+                .data()
+                .chunks_exact(2)
+                .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect(),
+            Dtype::BF16 => view
+                .data()
+                .chunks_exact(2)
+                .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect(),
+            _ => continue,
+        };
+        out.push(FloatTensor {
+            name,
+            shape: view.shape().to_vec(),
+            data,
+        });
+    }
+    Ok(out)
+}
+
+/// Read float input from `.npy` or `.safetensors` (by extension).
+pub fn read_float_input(
+    path: &Path,
+    npy_u16_as_bf16: bool,
+    filter: Option<&str>,
+) -> Result<Vec<FloatTensor>, String> {
+    let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("npy") => {
+            let arr = npy::parse(&bytes).map_err(|e| io_err(path, e))?;
+            let data = arr.to_f32(npy_u16_as_bf16).map_err(|e| io_err(path, e))?;
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "tensor".into());
+            Ok(vec![FloatTensor {
+                name,
+                shape: arr.shape,
+                data,
+            }])
+        }
+        Some("safetensors") => read_safetensors_floats(path, &bytes, filter),
+        _ => Err(format!(
+            "{}: unknown input type (expected .npy or .safetensors)",
+            path.display()
+        )),
+    }
+}
+
+fn scale_dtype(format: &Format) -> Dtype {
+    match (format.scale_bytes, format.scale_element.name) {
+        (4, _) => Dtype::F32,
+        (_, "ue8m0") => Dtype::F8_E8M0,
+        (_, "ue4m3") | (_, "e4m3") => Dtype::F8_E4M3,
+        _ => Dtype::U8,
+    }
+}
+
+/// Serialize quantized tensors. `items` pairs each tensor's base name (`<name>.weight` is
+/// written) and original shape with its quantization. Tensors that were not quantized
+/// (`passthrough`) are copied as F32.
+pub fn safetensors_bytes(
+    items: &[(String, Vec<usize>, Quantized)],
+    passthrough: &[FloatTensor],
+    format: &Format,
+    profile: Profile,
+) -> Result<Vec<u8>, String> {
+    let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    let mut meta = HashMap::new();
+    meta.insert(META_FORMAT.to_string(), format.name.to_string());
+    meta.insert(META_PROFILE.to_string(), profile.name().to_string());
+    meta.insert(
+        META_VERSION.to_string(),
+        env!("CARGO_PKG_VERSION").to_string(),
+    );
+    meta.insert("format".to_string(), "pt".to_string());
+    for (name, shape, q) in items {
+        let cols = *shape.last().unwrap_or(&0);
+        let rows: usize = shape.iter().rev().skip(1).product::<usize>().max(1);
+        let stored_cols = cols + if rows == 1 { q.padded } else { 0 };
+        if q.padded > 0 && rows != 1 {
+            return Err(format!(
+                "tensor `{name}`: padding is only supported for 1-D (or 1-row) tensors"
+            ));
+        }
+        let mut code_shape = shape.clone();
+        if let Some(last) = code_shape.last_mut() {
+            *last = stored_cols.div_ceil(2);
+        }
+        let mut scale_shape = shape.clone();
+        if let Some(last) = scale_shape.last_mut() {
+            *last = stored_cols / format.group_size as usize;
+        }
+        let scale_dtype = scale_dtype(format);
+        let scale_shape = if format.scale_bytes == 4 {
+            scale_shape
+        } else {
+            scale_shape
+        };
+        owned.push((
+            format!("{name}.weight"),
+            Dtype::U8,
+            code_shape,
+            q.codes.clone(),
+        ));
+        owned.push((
+            format!("{name}.weight_scale"),
+            scale_dtype,
+            scale_shape,
+            q.scales.clone(),
+        ));
+        if let Some(ts) = q.tensor_scale {
+            owned.push((
+                format!("{name}.weight_scale_2"),
+                Dtype::F32,
+                vec![],
+                ts.to_le_bytes().to_vec(),
+            ));
+        }
+        if q.padded > 0 {
+            meta.insert(format!("gridgames.{name}.padded"), q.padded.to_string());
+        }
+    }
+    for t in passthrough {
+        owned.push((
+            t.name.clone(),
+            Dtype::F32,
+            t.shape.clone(),
+            t.data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        ));
+    }
+    let mut views = Vec::new();
+    for (name, dtype, shape, data) in &owned {
+        let view = TensorView::new(*dtype, shape.clone(), data)
+            .map_err(|e| format!("tensor `{name}`: {e}"))?;
+        views.push((name.clone(), view));
+    }
+    safetensors::serialize(views, Some(meta)).map_err(|e| format!("cannot serialize: {e}"))
+}
+
+/// The quantized tensors of a safetensors file: every `<name>.weight` of dtype U8 with a
+/// `<name>.weight_scale` beside it. Sizes are checked against the format.
+pub fn read_quantized(
+    path: &Path,
+    bytes: &[u8],
+    format: &Format,
+) -> Result<Vec<StoredQuantized>, String> {
+    let st = SafeTensors::deserialize(bytes)
+        .map_err(|e| io_err(path, format!("not a valid safetensors file: {e}")))?;
+    let (_, metadata) = SafeTensors::read_metadata(bytes).map_err(|e| io_err(path, e))?;
+    let meta = metadata.metadata().clone().unwrap_or_default();
+    let mut out = Vec::new();
+    let mut names: Vec<String> = st.names().into_iter().map(String::from).collect();
+    names.sort();
+    for weight in names.iter().filter(|n| n.ends_with(".weight")) {
+        let base = &weight[..weight.len() - ".weight".len()];
+        let Ok(scale) = st.tensor(&format!("{base}.weight_scale")) else {
+            continue;
+        };
+        let codes = st.tensor(weight).map_err(|e| io_err(path, e))?;
+        if codes.dtype() != Dtype::U8 {
+            continue;
+        }
+        let expected_scale_bytes = format.scale_bytes as usize;
+        if scale.data().len() % expected_scale_bytes != 0 {
+            return Err(io_err(
+                path,
+                format!(
+                    "`{base}.weight_scale` has {} bytes, not a multiple of {expected_scale_bytes}",
+                    scale.data().len()
+                ),
+            ));
+        }
+        let mut shape = codes.shape().to_vec();
+        let padded: usize = meta
+            .get(&format!("gridgames.{base}.padded"))
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        if let Some(last) = shape.last_mut() {
+            *last = *last * 2 - padded;
+        }
+        let n: usize = shape.iter().product::<usize>() + padded;
+        let groups = n.div_ceil(format.group_size as usize);
+        if scale.data().len() != groups * expected_scale_bytes {
+            return Err(io_err(
+                path,
+                format!(
+                    "`{base}`: {n} elements in groups of {} need {groups} scales, but `{base}.weight_scale` holds {}",
+                    format.group_size,
+                    scale.data().len() / expected_scale_bytes
+                ),
+            ));
+        }
+        let tensor_scale = if format.tensor_scale {
+            let t = st.tensor(&format!("{base}.weight_scale_2")).map_err(|_| {
+                io_err(
+                    path,
+                    format!(
+                        "`{base}.weight_scale_2` is missing; format `{}` needs a tensor scale",
+                        format.name
+                    ),
+                )
+            })?;
+            if t.dtype() != Dtype::F32 || t.data().len() != 4 {
+                return Err(io_err(
+                    path,
+                    format!("`{base}.weight_scale_2` must be one F32"),
+                ));
+            }
+            let d = t.data();
+            Some(f32::from_le_bytes([d[0], d[1], d[2], d[3]]))
+        } else {
+            None
+        };
+        out.push(StoredQuantized {
+            name: base.to_string(),
+            shape,
+            codes: codes.data().to_vec(),
+            scales: scale.data().to_vec(),
+            tensor_scale,
+        });
+    }
+    Ok(out)
+}
+
+/// The format and profile named in a file's metadata, if any.
+pub fn metadata_format(bytes: &[u8]) -> Option<(String, Option<String>)> {
+    let (_, metadata) = SafeTensors::read_metadata(bytes).ok()?;
+    let meta = metadata.metadata().clone()?;
+    let format = meta.get(META_FORMAT)?.clone();
+    Some((format, meta.get(META_PROFILE).cloned()))
+}
