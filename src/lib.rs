@@ -23,4 +23,9 @@ pub mod learn;
 #[cfg(feature = "std")]
 pub mod quant;
 #[cfg(feature = "std")]
+#[allow(unsafe_code)]
+pub mod simd;
+#[cfg(feature = "std")]
 pub mod spec;
+#[cfg(feature = "std")]
+pub mod vectors;

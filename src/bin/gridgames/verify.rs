@@ -1,9 +1,237 @@
-//! `gridgames verify`: not built yet.
+//! `gridgames verify`: check another implementation's outputs against the reference and
+//! report every mismatch by class (see `vectors/README.md`).
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(clap::Args)]
-pub struct Args {}
+use gridgames::container;
+use gridgames::format::Format;
+use gridgames::quant::Profile;
+use gridgames::vectors::text::CaseFile;
+use gridgames::vectors::verify::{
+    verify_decode_text, verify_quantize_text, Answer, Class, Options, Overrides, Report, Verifier,
+};
 
-pub fn run(_args: &Args) -> Result<ExitCode, String> {
-    Err("`gridgames verify` is not built yet".to_string())
+/// Arguments of `gridgames verify`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// A quantize or decode case file (the layout of `vectors/`) with the implementation's
+    /// answers in the `q s t [g]` or `f32 f16 bf16` fields.
+    pub cases: Option<PathBuf>,
+    /// Container mode: the original float input (.npy, or .safetensors with tensors named
+    /// like the quantized ones).
+    #[arg(long, conflicts_with = "cases")]
+    pub input: Option<PathBuf>,
+    /// Container mode: a safetensors file with `<name>.weight` (U8 packed codes),
+    /// `<name>.weight_scale` and, for formats with a tensor scale, `<name>.weight_scale_2`.
+    #[arg(long, requires = "input")]
+    pub quantized: Option<PathBuf>,
+    /// Container mode: packed codes as a uint8 .npy (with --scales).
+    #[arg(
+        long,
+        requires = "input",
+        requires = "scales",
+        conflicts_with = "quantized"
+    )]
+    pub codes: Option<PathBuf>,
+    /// Container mode: stored scales as a uint8 .npy (1 byte, or 4 little-endian bytes, per group).
+    #[arg(long, requires = "codes")]
+    pub scales: Option<PathBuf>,
+    /// Container mode with --codes: the tensor scale, as 8 hex digits (f32 bits) or a decimal.
+    #[arg(long)]
+    pub tensor_scale: Option<String>,
+    /// Format name or spec file (default: the case file's `# format:` header or the
+    /// container's metadata).
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Profile the implementation claims to follow (default: the case file's header, the
+    /// container's metadata, or `reference`).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Accept mismatches of this class (repeatable): wrong-code, tie-code, near-tie-code,
+    /// signed-zero, scale-rounding, scale-range, scale-wrong, tensor-scale, grid-near-tie,
+    /// grid-wrong, nibble-order, selector-bits, nan-payload, wrong-value, error-mismatch.
+    #[arg(long = "allow", value_name = "CLASS")]
+    pub allow: Vec<String>,
+    /// Relative squared-error tolerance under which choosing another grid is
+    /// `grid-near-tie` rather than `grid-wrong`.
+    #[arg(long, default_value_t = 1e-6)]
+    pub grid_tolerance: f64,
+    /// Examples shown per class.
+    #[arg(long, default_value_t = 5)]
+    pub examples: usize,
+}
+
+/// Runs the subcommand: exit 0 when every mismatch (if any) is allowed, 1 otherwise, 2 on
+/// malformed input.
+pub fn run(args: &Args) -> Result<ExitCode, String> {
+    let allowed = args
+        .allow
+        .iter()
+        .map(|a| {
+            Class::from_name(a).ok_or_else(|| {
+                let names: Vec<&str> = Class::ALL.iter().map(|c| c.name()).collect();
+                format!("--allow {a}: unknown class (known: {})", names.join(", "))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let options = Options {
+        grid_tolerance: args.grid_tolerance,
+    };
+    let format = match &args.format {
+        Some(f) => Some(gridgames::spec::resolve_format(f)?),
+        None => None,
+    };
+    let profile = match &args.profile {
+        Some(p) => {
+            Some(Profile::from_name(p).ok_or_else(|| format!("--profile {p}: unknown profile"))?)
+        }
+        None => None,
+    };
+    let report = if let Some(path) = &args.cases {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let name = path.display().to_string();
+        let file = CaseFile::parse(&name, &text)?;
+        let over = Overrides {
+            format: format.as_ref(),
+            profile,
+        };
+        let is_decode = match file.header("kind") {
+            Some(k) => k == "decode",
+            None => file
+                .lines
+                .first()
+                .is_some_and(|(_, l)| l.get("x").is_none()),
+        };
+        if is_decode {
+            verify_decode_text(&name, &text, &over)?
+        } else {
+            verify_quantize_text(&name, &text, &over, options)?
+        }
+    } else if let Some(input) = &args.input {
+        container_report(args, input, format, profile, options)?
+    } else {
+        return Err(
+            "nothing to verify: give a case file, or --input with --quantized or --codes/--scales"
+                .into(),
+        );
+    };
+    print!("{}", report.render(args.examples, &allowed));
+    if report.fails(&allowed) {
+        let failing: Vec<&str> = report
+            .classes()
+            .into_iter()
+            .filter(|c| !allowed.contains(c))
+            .map(|c| c.name())
+            .collect();
+        println!(
+            "FAIL: mismatches of class {} (accept a class with --allow CLASS)",
+            failing.join(", ")
+        );
+        Ok(ExitCode::from(1))
+    } else {
+        println!("OK");
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+fn container_report(
+    args: &Args,
+    input: &PathBuf,
+    format: Option<Format>,
+    profile: Option<Profile>,
+    options: Options,
+) -> Result<Report, String> {
+    let inputs = container::read_float_input(input, false, None)?;
+    let mut report = Report::default();
+    if let Some(qpath) = &args.quantized {
+        let bytes = std::fs::read(qpath).map_err(|e| format!("{}: {e}", qpath.display()))?;
+        let meta = container::metadata_format(&bytes);
+        let format = match format {
+            Some(f) => f,
+            None => {
+                let name = meta.as_ref().map(|m| m.0.clone()).ok_or_else(|| {
+                    format!(
+                        "{}: no gridgames.format metadata; pass --format",
+                        qpath.display()
+                    )
+                })?;
+                gridgames::spec::resolve_format(&name)?
+            }
+        };
+        let profile = match profile {
+            Some(p) => p,
+            None => meta
+                .and_then(|m| m.1)
+                .and_then(|p| Profile::from_name(&p))
+                .unwrap_or(Profile::Reference),
+        };
+        let v = Verifier::new(&format, profile, options)?;
+        let stored = container::read_quantized(qpath, &bytes, &format)?;
+        if stored.is_empty() {
+            return Err(format!(
+                "{}: no `<name>.weight` + `<name>.weight_scale` pair",
+                qpath.display()
+            ));
+        }
+        for q in &stored {
+            let x = if inputs.len() == 1 {
+                &inputs[0]
+            } else {
+                let want = [format!("{}.weight", q.name), q.name.clone()];
+                inputs
+                    .iter()
+                    .find(|t| want.contains(&t.name))
+                    .ok_or_else(|| {
+                        format!(
+                            "{}: no input tensor named `{}.weight` or `{}`",
+                            input.display(),
+                            q.name,
+                            q.name
+                        )
+                    })?
+            };
+            let answer = Answer {
+                codes: q.codes.clone(),
+                scales: q.scales.clone(),
+                tensor_scale: q.tensor_scale,
+                grids: None,
+            };
+            v.check(&q.name, &x.data, Ok(&answer), &mut report)?;
+        }
+        return Ok(report);
+    }
+    let (Some(cpath), Some(spath)) = (&args.codes, &args.scales) else {
+        return Err("container mode needs --quantized FILE, or --codes and --scales".into());
+    };
+    let format = format.ok_or("--codes/--scales need --format")?;
+    let profile = profile.unwrap_or(Profile::Reference);
+    let read_u8 = |p: &PathBuf| -> Result<Vec<u8>, String> {
+        let bytes = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        let arr = container::npy::parse(&bytes).map_err(|e| format!("{}: {e}", p.display()))?;
+        Ok(arr.data.to_vec())
+    };
+    let tensor_scale = match &args.tensor_scale {
+        None => None,
+        Some(t) if t.len() == 8 && t.chars().all(|c| c.is_ascii_hexdigit()) => {
+            Some(f32::from_bits(
+                u32::from_str_radix(t, 16).map_err(|e| format!("--tensor-scale {t}: {e}"))?,
+            ))
+        }
+        Some(t) => Some(
+            t.parse::<f32>()
+                .map_err(|e| format!("--tensor-scale {t}: {e}"))?,
+        ),
+    };
+    let answer = Answer {
+        codes: read_u8(cpath)?,
+        scales: read_u8(spath)?,
+        tensor_scale,
+        grids: None,
+    };
+    let v = Verifier::new(&format, profile, options)?;
+    let x = inputs
+        .first()
+        .ok_or_else(|| format!("{}: no tensor", input.display()))?;
+    v.check(&x.name, &x.data, Ok(&answer), &mut report)?;
+    Ok(report)
 }
