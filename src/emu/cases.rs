@@ -128,7 +128,7 @@ fn hex_codes(field: &str, tok: &str, digits: usize, f: Format) -> Result<Vec<u32
             let s = &tok[i * digits..(i + 1) * digits];
             let v = u32::from_str_radix(s, 16)
                 .map_err(|_| LineError(format!("{field}: bad hex `{s}` at element {i}")))?;
-            if v >> f.bits() != 0 {
+            if u64::from(v) >> f.bits() != 0 {
                 return err(format!(
                     "{field}: element {i} = {s} does not fit {f} ({} bits)",
                     f.bits()

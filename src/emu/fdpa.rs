@@ -155,8 +155,9 @@ fn fused_sum(terms: &[Term], p: &FdpaParams) -> u32 {
         exp: unit,
     };
     let bits = p.rho.round(v);
-    // "+ 0.0": a zero result is +0 whatever the signs of the inputs.
-    if v.mag == 0 {
+    // "+ 0.0": a zero result (exact, or underflowed by RNE-FP16) is +0 whatever the signs.
+    let sign = if p.rho.is_f16() { 0x8000 } else { 0x8000_0000 };
+    if bits & !sign == 0 {
         0
     } else {
         bits

@@ -22,7 +22,7 @@ pub mod value;
 
 use std::fmt;
 
-pub use spec::{registry, Instruction, Model, Registry};
+pub use spec::{registry, CPath, Instruction, Model, Registry};
 pub use value::{Format, Rounding};
 
 use fdpa::{FdpaParams, Group};
@@ -118,7 +118,7 @@ impl Instruction {
             )));
         }
         let acc = self.acc_format();
-        if c >> acc.bits() != 0 {
+        if u64::from(c) >> acc.bits() != 0 {
             return Err(EmuError::Shape(format!("c = {c:#x} does not fit {acc}")));
         }
         let da = decode_all(self.a, a)?;
@@ -128,8 +128,35 @@ impl Instruction {
         let mut d = c;
         match self.model {
             Model::TFdpa => {
-                for (ca, cb) in da.chunks(l).zip(db.chunks(l)) {
-                    d = fdpa::t_fdpa(ca, cb, acc.decode(d), &p);
+                let (da, db) = match self.convert {
+                    Some(f) => (reexpress(&da, f), reexpress(&db, f)),
+                    None => (da, db),
+                };
+                // One instruction (K elements) at a time, so chained instructions see each
+                // other's rounded outputs as C.
+                let kk = self.k as usize;
+                let pattern: Vec<u32> = if self.chunk_pattern.is_empty() {
+                    (0..kk).map(|k| (k / l) as u32).collect()
+                } else {
+                    self.chunk_pattern.clone()
+                };
+                let nchunks = pattern.iter().max().map_or(0, |&m| m as usize + 1);
+                let mut xa = Vec::with_capacity(kk);
+                let mut xb = Vec::with_capacity(kk);
+                for (ia, ib) in da.chunks(kk).zip(db.chunks(kk)) {
+                    let mut r = if self.c_path == CPath::Fp32Add { 0 } else { d };
+                    for chunk in 0..nchunks {
+                        xa.clear();
+                        xb.clear();
+                        for (k, (va, vb)) in ia.iter().zip(ib).enumerate() {
+                            if pattern[k % pattern.len()] as usize == chunk {
+                                xa.push(*va);
+                                xb.push(*vb);
+                            }
+                        }
+                        r = fdpa::t_fdpa(&xa, &xb, acc.decode(r), &p);
+                    }
+                    d = if self.c_path == CPath::Fp32Add { value::add_f32(r, d) } else { r };
                 }
             }
             Model::StFdpa => {
@@ -349,11 +376,26 @@ fn scale_rows<'a>(
     Ok((0..rows).map(|r| &s[r * per..(r + 1) * per]).collect())
 }
 
+/// Re-expresses decoded values in a wider format `f` (an exact conversion): only the frexp
+/// exponent changes, because values subnormal in the narrow format may be normal in `f`.
+fn reexpress(v: &[Val], f: Format) -> Vec<Val> {
+    v.iter()
+        .map(|x| match *x {
+            Val::Fin(fin) if fin.mag != 0 => {
+                let msb = 63 - fin.mag.leading_zeros() as i32;
+                Val::Fin(value::Fin { fexp: (msb + fin.exp).max(f.e_sub()), ..fin })
+            }
+            Val::Fin(fin) => Val::Fin(value::Fin { fexp: f.e_sub(), ..fin }),
+            other => other,
+        })
+        .collect()
+}
+
 fn decode_all(f: Format, codes: &[u32]) -> Result<Vec<Val>, EmuError> {
     codes
         .iter()
         .map(|&x| {
-            if x >> f.bits() != 0 {
+            if u64::from(x) >> f.bits() != 0 {
                 Err(EmuError::Shape(format!(
                     "code {x:#x} does not fit {f} ({} bits)",
                     f.bits()

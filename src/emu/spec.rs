@@ -69,9 +69,24 @@ struct FamilySpec {
     scales: Option<Vec<(u32, String)>>,
     #[serde(default)]
     group: Option<u32>,
+    #[serde(default)]
+    convert: Option<String>,
+    #[serde(default)]
+    chunk_pattern: Option<Vec<u32>>,
+    #[serde(default)]
+    c_path: Option<String>,
     source: String,
     #[serde(default)]
     provenance: Option<String>,
+}
+
+/// How C enters an instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CPath {
+    /// C is a term of the first fused dot-product-add (MMA-Sim's models).
+    Fused,
+    /// The fused chain starts from +0 and C is added afterwards by one FP32 add (RNE).
+    Fp32Add,
 }
 
 /// Which fused dot-product-add an instruction uses.
@@ -125,6 +140,14 @@ pub struct Instruction {
     pub block: u32,
     /// GST-FDPA group size.
     pub group: u32,
+    /// Operands are first converted (exactly) to this format, whose subnormal exponent then
+    /// sets their alignment exponents (e.g. FP8 turned into FP16 before an FP16 MMA).
+    pub convert: Option<Format>,
+    /// Element `k` of each instruction goes to chunk `chunk_pattern[k % len]`; chunks are
+    /// fused in ascending order. Empty: consecutive chunks of `l_max`.
+    pub chunk_pattern: Vec<u32>,
+    /// How C enters.
+    pub c_path: CPath,
     /// `mmasim-2.1.1`, `hardware`, `provisional`, ...
     pub source: String,
     /// Family-level provenance note, if any.
@@ -266,6 +289,13 @@ fn expand(arch: &str, fam: &FamilySpec) -> Result<Vec<Instruction>, String> {
                     scale,
                     block: *block,
                     group: fam.group.unwrap_or(0),
+                    convert: fam.convert.as_deref().map(format).transpose()?,
+                    chunk_pattern: fam.chunk_pattern.clone().unwrap_or_default(),
+                    c_path: match fam.c_path.as_deref() {
+                        None | Some("fused") => CPath::Fused,
+                        Some("fp32-add") => CPath::Fp32Add,
+                        Some(x) => return Err(format!("unknown c_path `{x}` (fused, fp32-add)")),
+                    },
                     source: fam.source.clone(),
                     provenance: fam.provenance.clone(),
                 };
@@ -289,6 +319,14 @@ fn validate(i: &Instruction) -> Result<(), String> {
             "F = {} is larger than the integer path supports (40)",
             i.f
         ));
+    }
+    if !i.chunk_pattern.is_empty() || i.convert.is_some() || i.c_path != CPath::Fused {
+        if i.model != Model::TFdpa {
+            return Err("convert, chunk_pattern and c_path apply to t-fdpa only".into());
+        }
+        if let Some(&bad) = i.chunk_pattern.iter().find(|&&c| c as usize >= i.chunk_pattern.len()) {
+            return Err(format!("chunk_pattern entry {bad} is not a chunk index"));
+        }
     }
     match i.model {
         Model::TFdpa if i.scale.is_some() => Err("t-fdpa takes no scale".into()),
