@@ -1,0 +1,186 @@
+//! Bad input through the CLI: a clear error naming the file and what is wrong, a non-zero
+//! exit status, and no output file left behind. Messages are pinned with insta.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use gridgames::container::npy;
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Dir {
+        let d = std::env::temp_dir().join(format!("gridgames-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        Dir(d)
+    }
+    fn path(&self, f: &str) -> PathBuf {
+        self.0.join(f)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Run the CLI; return (success, stderr with the temp dir replaced by `$DIR`).
+fn run(dir: &Dir, args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_gridgames"))
+        .args(args)
+        .current_dir(&dir.0)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).replace(&dir.0.display().to_string(), "$DIR");
+    (out.status.success(), stderr)
+}
+
+fn only_inputs_left(dir: &Dir, inputs: &[&str]) {
+    let mut left: Vec<String> = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    let mut want: Vec<String> = inputs.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(left, want, "an output or temporary file was left behind");
+}
+
+fn write_npy(path: &Path, shape: &[usize], values: &[f32]) {
+    std::fs::write(path, npy::f32_bytes(shape, values)).unwrap();
+}
+
+#[test]
+fn length_not_a_multiple_of_the_group() {
+    let d = Dir::new("len");
+    write_npy(&d.path("x.npy"), &[20], &[1.0; 20]);
+    let (ok, err) = run(
+        &d,
+        &["quantize", "--format", "nvfp4", "x.npy", "out.safetensors"],
+    );
+    assert!(!ok);
+    insta::assert_snapshot!("length_not_multiple", err);
+    only_inputs_left(&d, &["x.npy"]);
+    // --pad pads with zeros and records it; decode gives back exactly 20 values.
+    let (ok, err) = run(
+        &d,
+        &[
+            "quantize",
+            "--format",
+            "nvfp4",
+            "--pad",
+            "x.npy",
+            "out.safetensors",
+        ],
+    );
+    assert!(ok, "{err}");
+    let (ok, err) = run(&d, &["decode", "out.safetensors", "y.npy"]);
+    assert!(ok, "{err}");
+    let y = std::fs::read(d.path("y.npy")).unwrap();
+    let arr = npy::parse(&y).unwrap();
+    assert_eq!(arr.shape, vec![20]);
+    assert!(arr.to_f32(false).unwrap().iter().all(|&v| v == 1.0));
+}
+
+#[test]
+fn nan_input_under_reference() {
+    let d = Dir::new("nan");
+    let mut x = vec![0.5f32; 32];
+    x[17] = f32::NAN;
+    write_npy(&d.path("x.npy"), &[32], &x);
+    let (ok, err) = run(
+        &d,
+        &["quantize", "--format", "nvfp4", "x.npy", "out.safetensors"],
+    );
+    assert!(!ok);
+    insta::assert_snapshot!("nan_input", err);
+    only_inputs_left(&d, &["x.npy"]);
+}
+
+#[test]
+fn truncated_and_inconsistent_safetensors() {
+    let d = Dir::new("trunc");
+    write_npy(
+        &d.path("x.npy"),
+        &[64],
+        &(0..64).map(|i| i as f32 / 7.0).collect::<Vec<_>>(),
+    );
+    assert!(
+        run(
+            &d,
+            &["quantize", "--format", "nvfp4", "x.npy", "q.safetensors"]
+        )
+        .0
+    );
+    let bytes = std::fs::read(d.path("q.safetensors")).unwrap();
+    std::fs::write(d.path("cut.safetensors"), &bytes[..bytes.len() - 3]).unwrap();
+    let (ok, err) = run(&d, &["decode", "cut.safetensors", "y.npy"]);
+    assert!(!ok);
+    insta::assert_snapshot!("truncated_safetensors", err);
+    // Inconsistent: the scale tensor says nvfp4 (groups of 16), we claim mxfp4 (groups of 32).
+    let (ok, err) = run(
+        &d,
+        &["decode", "--format", "mxfp4", "q.safetensors", "y.npy"],
+    );
+    assert!(!ok);
+    insta::assert_snapshot!("inconsistent_safetensors", err);
+    only_inputs_left(&d, &["x.npy", "q.safetensors", "cut.safetensors"]);
+}
+
+#[test]
+fn undefined_selector_bits() {
+    // A two-grid format loaded at run time; scale byte 0xC0 sets a selector value it lacks.
+    let d = Dir::new("sel");
+    let spec = "name: two-grids\ngroup_size: 16\ngrids:\n  - name: a\n    element: e2m1\n    ties: even-code\n  - name: b\n    element: e2m1\n    offset: \"0.5\"\n    ties: even-code\nscale:\n  element: ue4m3\n  value_mask: 0x3f\n  selector_bits: [7, 6]\n  selectors: {\"00\": 0, \"10\": 1}\n  rounding: rne\ntensor_scale: f32\nnibble_order: low-first\nprovenance: test fixture\n";
+    std::fs::write(d.path("two.yaml"), spec).unwrap();
+    write_npy(
+        &d.path("x.npy"),
+        &[32],
+        &(0..32).map(|i| i as f32 - 16.0).collect::<Vec<_>>(),
+    );
+    assert!(
+        run(
+            &d,
+            &["quantize", "--format", "two.yaml", "x.npy", "q.safetensors"]
+        )
+        .0
+    );
+    // Corrupt the first scale byte's selector bits to 01 (bit 6 only).
+    let bytes = std::fs::read(d.path("q.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let scale = st.tensor("tensor.weight_scale").unwrap();
+    let offset = scale.data().as_ptr() as usize - bytes.as_ptr() as usize;
+    let mut bad = bytes.clone();
+    bad[offset] = (bad[offset] & 0x3f) | 0x40;
+    std::fs::write(d.path("bad.safetensors"), &bad).unwrap();
+    let (ok, err) = run(
+        &d,
+        &["decode", "--format", "two.yaml", "bad.safetensors", "y.npy"],
+    );
+    assert!(!ok);
+    insta::assert_snapshot!("undefined_selector", err);
+    only_inputs_left(
+        &d,
+        &["two.yaml", "x.npy", "q.safetensors", "bad.safetensors"],
+    );
+}
+
+#[test]
+fn unknown_format_and_profile() {
+    let d = Dir::new("unknown");
+    write_npy(&d.path("x.npy"), &[16], &[1.0; 16]);
+    let (ok, err) = run(
+        &d,
+        &["quantize", "--format", "nvfp5", "x.npy", "o.safetensors"],
+    );
+    assert!(!ok && err.contains("unknown format `nvfp5`"), "{err}");
+    let (ok, err) = run(
+        &d,
+        &["quantize", "--profile", "bnb", "x.npy", "o.safetensors"],
+    );
+    assert!(!ok);
+    insta::assert_snapshot!("profile_not_for_format", err);
+    only_inputs_left(&d, &["x.npy"]);
+}
