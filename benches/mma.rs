@@ -34,18 +34,31 @@ fn matrices() -> (Vec<u32>, Vec<u32>, Vec<u8>, Vec<u8>) {
 }
 
 fn fnv1a(d: &[u32]) -> u64 {
-    d.iter().flat_map(|x| x.to_le_bytes()).fold(0xcbf2_9ce4_8422_2325, |h, byte| (h ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
+    d.iter()
+        .flat_map(|x| x.to_le_bytes())
+        .fold(0xcbf2_9ce4_8422_2325, |h, byte| {
+            (h ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        })
 }
 
 fn bench(c: &mut Criterion) {
-    let Ok(ins) = emu::instruction("blackwell-sm100/tcgen05.mma.kind::mxf4nvf4.block16.ue4m3") else {
+    let Ok(ins) = emu::instruction("blackwell-sm100/tcgen05.mma.kind::mxf4nvf4.block16.ue4m3")
+    else {
         eprintln!("instruction missing from the spec");
         return;
     };
     let (a, b, sa, sb) = matrices();
     let cz = vec![0u32; N * N];
-    let oa = Operand { elements: Elements::Codes(&a), layout: Layout::RowMajor, scales: &sa };
-    let ob = Operand { elements: Elements::Codes(&b), layout: Layout::ColMajor, scales: &sb };
+    let oa = Operand {
+        elements: Elements::Codes(&a),
+        layout: Layout::RowMajor,
+        scales: &sa,
+    };
+    let ob = Operand {
+        elements: Elements::Codes(&b),
+        layout: Layout::ColMajor,
+        scales: &sb,
+    };
     match ins.gemm(N, N, N, &oa, &ob, &cz) {
         Ok(d) => eprintln!("nvfp4 gemm 256^3: D fnv1a = {:016x}", fnv1a(&d)),
         Err(e) => {

@@ -156,7 +156,11 @@ impl Instruction {
                         }
                         r = fdpa::t_fdpa(&xa, &xb, acc.decode(r), &p);
                     }
-                    d = if self.c_path == CPath::Fp32Add { value::add_f32(r, d) } else { r };
+                    d = if self.c_path == CPath::Fp32Add {
+                        value::add_f32(r, d)
+                    } else {
+                        r
+                    };
                 }
             }
             Model::StFdpa => {
@@ -383,9 +387,15 @@ fn reexpress(v: &[Val], f: Format) -> Vec<Val> {
         .map(|x| match *x {
             Val::Fin(fin) if fin.mag != 0 => {
                 let msb = 63 - fin.mag.leading_zeros() as i32;
-                Val::Fin(value::Fin { fexp: (msb + fin.exp).max(f.e_sub()), ..fin })
+                Val::Fin(value::Fin {
+                    fexp: (msb + fin.exp).max(f.e_sub()),
+                    ..fin
+                })
             }
-            Val::Fin(fin) => Val::Fin(value::Fin { fexp: f.e_sub(), ..fin }),
+            Val::Fin(fin) => Val::Fin(value::Fin {
+                fexp: f.e_sub(),
+                ..fin
+            }),
             other => other,
         })
         .collect()

@@ -90,7 +90,7 @@ pub fn e4m3_of_x2(x2: i32) -> u32 {
     }
     let e = 31 - m.leading_zeros(); // m in [2^e, 2^(e+1)), e ≤ 3
     let frac = (m << (3 - e)) & 7;
-    let bexp = e - 1 + 7;
+    let bexp = e + 6; // unbiased exponent e − 1 (x2 is in units of ½), bias 7
     u32::from(x2 < 0) << 7 | bexp << 3 | frac
 }
 

@@ -324,7 +324,11 @@ fn validate(i: &Instruction) -> Result<(), String> {
         if i.model != Model::TFdpa {
             return Err("convert, chunk_pattern and c_path apply to t-fdpa only".into());
         }
-        if let Some(&bad) = i.chunk_pattern.iter().find(|&&c| c as usize >= i.chunk_pattern.len()) {
+        if let Some(&bad) = i
+            .chunk_pattern
+            .iter()
+            .find(|&&c| c as usize >= i.chunk_pattern.len())
+        {
             return Err(format!("chunk_pattern entry {bad} is not a chunk index"));
         }
     }
