@@ -40,9 +40,8 @@ impl core::fmt::Display for DecodeError {
         match self {
             DecodeError::Length { elements, code_bytes, scale_bytes, output } => write!(
                 f,
-                "lengths disagree: {elements} elements need {} code bytes and {} scale bytes; got {code_bytes} code bytes, {scale_bytes} scale bytes, output room for {output}",
-                elements.div_ceil(2),
-                "one scale per group"
+                "lengths disagree: {elements} elements need {} code bytes and one scale per group; got {code_bytes} code bytes, {scale_bytes} scale bytes, output room for {output}",
+                elements.div_ceil(2)
             ),
             DecodeError::InvalidSelector { group, scale } => {
                 write!(f, "group {group}: scale 0x{scale:02x} has selector bits that name no grid of this format")
@@ -56,7 +55,7 @@ impl core::fmt::Display for DecodeError {
 #[inline]
 pub fn code_at(format: &Format, codes: &[u8], i: usize) -> u8 {
     let byte = codes[i / 2];
-    let low = (i % 2 == 0) != format.high_nibble_first;
+    let low = i.is_multiple_of(2) != format.high_nibble_first;
     if low {
         byte & 0x0f
     } else {

@@ -184,11 +184,6 @@ pub fn safetensors_bytes(
             *last = stored_cols / format.group_size as usize;
         }
         let scale_dtype = scale_dtype(format);
-        let scale_shape = if format.scale_bytes == 4 {
-            scale_shape
-        } else {
-            scale_shape
-        };
         owned.push((
             format!("{name}.weight"),
             Dtype::U8,

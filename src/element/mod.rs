@@ -73,6 +73,10 @@ pub enum Outcome {
     Infinite,
 }
 
+/// The rounded magnitude is beyond the format's largest finite value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Overflow;
+
 /// Why a value has no encoding under a policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EncodeError {
@@ -267,7 +271,9 @@ impl Element {
             Specials::Ieee => ((self.exponent_field_max() - 1) << self.mantissa_bits) | all_mant,
             // All-ones is NaN; the largest finite code is one below it (E4M3: 0x7E = 448,
             // E8M0: 0xFE = 2^127).
-            Specials::NanAllOnes => ((self.exponent_field_max() << self.mantissa_bits) | all_mant) - 1,
+            Specials::NanAllOnes => {
+                ((self.exponent_field_max() << self.mantissa_bits) | all_mant) - 1
+            }
         }
     }
 
@@ -310,7 +316,7 @@ impl Element {
         &self,
         m: Magnitude,
         rounding: Rounding,
-    ) -> Result<Option<(u32, bool)>, ()> {
+    ) -> Result<Option<(u32, bool)>, Overflow> {
         let max_code = self.max_finite_code();
         if m.is_zero() {
             return Ok(if self.has_zero() {
@@ -324,7 +330,7 @@ impl Element {
                 shift_right_with_round(m.significand, -m.exponent, m.sticky);
             let n = apply_rounding(kept, round, sticky, rounding);
             return if n > max_code as u128 {
-                Err(())
+                Err(Overflow)
             } else {
                 Ok(Some((n as u32, round || sticky)))
             };
@@ -374,12 +380,12 @@ impl Element {
                 });
             }
             if field > self.exponent_field_max() as i32 {
-                return Err(());
+                return Err(Overflow);
             }
             ((field as u32) << self.mantissa_bits) | (n as u32 - (1 << self.mantissa_bits))
         };
         if code > max_code {
-            return Err(());
+            return Err(Overflow);
         }
         Ok(Some((code, inexact)))
     }
@@ -404,6 +410,11 @@ impl Element {
 
     /// Encode an f64 (every f32, f16 and bf16 value converts to f64 exactly, so this is also
     /// the exact encoder for those inputs) under `rounding` and `policy`.
+    ///
+    /// Under [`Policy::MlDtypes`] the input is first rounded to f32 (RNE, overflow to Inf), as
+    /// ml-dtypes 0.6.0 does with f64 arrays, so an f64 that is not an f32 is rounded twice
+    /// there; f32, f16 and bf16 inputs are unaffected. See [`Policy::MlDtypes`] for the E8M0
+    /// rule on f32 subnormal inputs.
     pub fn encode(
         &self,
         x: f64,
@@ -416,6 +427,9 @@ impl Element {
         }
         if x.is_infinite() {
             return policy.resolve(self, negative, policy::Failure::Infinite);
+        }
+        if policy == Policy::MlDtypes {
+            return policy::encode_ml_dtypes(self, negative, Magnitude::of_f64(x.abs()), rounding);
         }
         self.encode_magnitude(negative, Magnitude::of_f64(x.abs()), rounding, policy)
     }

@@ -19,6 +19,11 @@ pub enum Policy {
     /// with the input's sign; in a NaN-less MX type `quiet_NaN()` is -0 (code 0b1..0) and the
     /// conversion flips the input's sign into it (+NaN → 0x8, -NaN → 0x0 for E2M1).
     /// E8M0: zero, negative values, Inf and NaN all become 0xFF (NaN); ties round up.
+    /// ml-dtypes converts through f32: an f64 input is rounded to f32 first (so
+    /// `Element::encode` rounds twice for an f64 that is not an f32), and an f32 *subnormal*
+    /// input to E8M0 takes ml-dtypes' subnormal path, which rounds x/2^-126 to nearest even:
+    /// (0, 2^-127] → 0x00 (2^-127), (2^-127, 2^-126) → 0x01 (2^-126), although 1.1·2^-127 is
+    /// nearer to 2^-127 (observed on every positive f32 subnormal, tests/element_ml_dtypes.rs).
     MlDtypes,
     /// OCP MX v1.0: elements round to nearest even and normal overflow clamps to ±max finite
     /// ("clamping normal numbers"); Inf and NaN are not clamped: they map to the format's
@@ -144,7 +149,7 @@ pub(super) fn encode_finite(
         return Err(Failure::Negative);
     }
     match element.round_magnitude(m, rounding) {
-        Err(()) => Err(Failure::Overflow),
+        Err(super::Overflow) => Err(Failure::Overflow),
         Ok(None) => Err(Failure::Zero),
         Ok(Some((mag, inexact))) => {
             let outcome = if inexact {
@@ -164,4 +169,54 @@ pub(super) fn encode_finite(
             Ok((mag | element.sign_code(negative && element.signed), outcome))
         }
     }
+}
+
+/// `Element::encode` under [`Policy::MlDtypes`] for a finite nonzero-or-zero magnitude: round to
+/// f32 first (numpy's f64 → f32 cast, RNE, overflow to Inf), then convert the f32 the way
+/// ml-dtypes 0.6.0 does.
+pub(super) fn encode_ml_dtypes(
+    element: &Element,
+    negative: bool,
+    m: Magnitude,
+    rounding: Rounding,
+) -> Result<(u32, Outcome), EncodeError> {
+    let policy = Policy::MlDtypes;
+    let f32_element = crate::tables::F32;
+    let (bits, first) =
+        match f32_element.encode_magnitude(false, m, Rounding::NearestEven, Policy::Satfinite) {
+            // Beyond f32's range the cast gives Inf, and ml-dtypes converts the Inf.
+            Ok((_, Outcome::Saturated)) | Err(_) => {
+                return policy.resolve(element, negative, Failure::Infinite)
+            }
+            Ok(r) => r,
+        };
+    let m32 = Magnitude::of_f64(f32::from_bits(bits) as f64);
+    let twice_rounded = |r: Result<(u32, Outcome), EncodeError>| {
+        r.map(|(code, outcome)| match (outcome, first) {
+            (Outcome::Exact, Outcome::Rounded) => (code, Outcome::Rounded),
+            _ => (code, outcome),
+        })
+    };
+    let f32_subnormal = bits != 0 && bits < 0x0080_0000;
+    if f32_subnormal
+        && element.kind == Kind::Float
+        && element.mantissa_bits == 0
+        && !element.subnormals
+        && element.bias == 127
+        && !(negative && !element.signed)
+    {
+        // ml-dtypes' ConvertImpl sends an f32 subnormal down its "result is subnormal" path
+        // (same bias): the 23 fraction bits are rounded to nearest even as a count of 2^-126,
+        // giving exponent field 0 or 1. 2^-127 itself (a tie) stays at field 0.
+        let (code, outcome) = match bits.cmp(&0x0040_0000) {
+            core::cmp::Ordering::Less => (0, Outcome::Rounded),
+            core::cmp::Ordering::Equal => (0, Outcome::Exact),
+            core::cmp::Ordering::Greater => (1, Outcome::Rounded),
+        };
+        return twice_rounded(Ok((
+            code | element.sign_code(negative && element.signed),
+            outcome,
+        )));
+    }
+    twice_rounded(element.encode_magnitude(negative, m32, rounding, policy))
 }

@@ -67,6 +67,8 @@ impl Exact {
     }
 
     /// Exact product. Mantissas are trimmed, so the widths add.
+    // A plain method rather than `impl Mul`: call sites read as exact arithmetic, not f32.
+    #[allow(clippy::should_implement_trait)]
     pub fn mul(self, other: Exact) -> Exact {
         Exact {
             negative: self.negative != other.negative,

@@ -138,7 +138,7 @@ impl Quantizer {
     /// Quantize a whole tensor (flattened, groups taken in order).
     pub fn quantize(&self, x: &[f32], pad: bool) -> Result<Quantized, QuantError> {
         let group = self.format.group_size as usize;
-        let padded = if x.len() % group == 0 {
+        let padded = if x.len().is_multiple_of(group) {
             0
         } else if pad {
             group - x.len() % group
@@ -301,7 +301,7 @@ pub(crate) fn finish_group(
 
 /// Store code `c` for element `i`.
 pub fn put_code(format: &Format, codes: &mut [u8], i: usize, c: u8) {
-    let low = (i % 2 == 0) != format.high_nibble_first;
+    let low = i.is_multiple_of(2) != format.high_nibble_first;
     let byte = &mut codes[i / 2];
     if low {
         *byte = (*byte & 0xf0) | (c & 0x0f);

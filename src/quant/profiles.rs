@@ -8,8 +8,7 @@
 use super::exact::Exact;
 use super::torch_cpu;
 use super::{
-    finish_group, reference_scale_floor_pow2, GroupResult, QuantError, Quantizer,
-    TensorContext,
+    finish_group, reference_scale_floor_pow2, GroupResult, QuantError, Quantizer, TensorContext,
 };
 use crate::element::{Policy, Rounding};
 use crate::format::Format;
@@ -403,7 +402,8 @@ fn modelopt_cast_fp4(y: f32) -> u8 {
 /// a zero block; a block whose max is NaN or Inf gets 0 (NaN fails `d > 0`; Inf wraps to 0).
 fn gguf_mxfp4_e(x: &[f32]) -> u32 {
     let d = torch_cpu::amax_abs(x);
-    if !(d > 0.0) || d.is_infinite() {
+    // `d > 0` is false for NaN as well as for zero.
+    if d.is_nan() || d <= 0.0 || d.is_infinite() {
         return 0;
     }
     // `.astype(np.uint8)` wraps modulo 256: a tiny block's negative exponent becomes 25x.

@@ -67,12 +67,8 @@ pub fn e4m3_to_f32(byte: u8) -> f32 {
     let w = (byte as u32) << 24;
     let sign = w & 0x8000_0000;
     let nonsign = w & 0x7FFF_FFFF;
-    let mut renorm_shift = nonsign.leading_zeros();
-    renorm_shift = if renorm_shift > 4 {
-        renorm_shift - 4
-    } else {
-        0
-    };
+    // c10 renormalizes subnormals: shift the leading one up to bit 27 (4 spare bits).
+    let renorm_shift = nonsign.leading_zeros().saturating_sub(4);
     let inf_nan_mask = ((nonsign.wrapping_add(0x0100_0000) as i32) >> 8) as u32 & 0x7F80_0000;
     let zero_mask = ((nonsign as i32).wrapping_sub(1) >> 31) as u32;
     let body = ((nonsign << renorm_shift >> 4)

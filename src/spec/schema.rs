@@ -768,11 +768,10 @@ fn resolve_grid(
         Some(t) => exact_f32(file, &field("target"), t)?,
         None => {
             let mut best = 0u32;
-            for code in 0..16 {
-                if valid & (1 << code) != 0
-                    && f32::from_bits(values[code]).abs() > f32::from_bits(best).abs()
+            for (code, &v) in values.iter().enumerate() {
+                if valid & (1 << code) != 0 && f32::from_bits(v).abs() > f32::from_bits(best).abs()
                 {
-                    best = values[code];
+                    best = v;
                 }
             }
             f32::from_bits(best).abs().to_bits()
@@ -818,7 +817,7 @@ fn round_rational_to_f32(v: Dyadic, p: i64, q: i64) -> u32 {
         shift += 1;
     }
     let quotient = (num << shift as u32) / den;
-    let sticky = (num << shift as u32) % den != 0;
+    let sticky = !(num << shift as u32).is_multiple_of(den);
     let exponent = v.exponent - shift;
     // Round quotient·2^exponent (+sticky) to 24 bits.
     let len = 128 - quotient.leading_zeros() as i32;
@@ -851,7 +850,7 @@ pub fn resolve_format(
         ));
     }
     let group_size = f.group_size.value;
-    if group_size == 0 || group_size % 2 != 0 || group_size > 4096 {
+    if group_size == 0 || !group_size.is_multiple_of(2) || group_size > 4096 {
         return Err(err(
             file,
             line_of(&f.group_size),
