@@ -1,0 +1,220 @@
+//! The public entry points: argument checks, the oracle fallback, and the split of whole
+//! groups over threads (`std::thread::scope`; each thread writes its own disjoint slices).
+
+use crate::decode::{self, DecodeError, Output};
+use crate::format::Format;
+use crate::quant::{QuantError, Quantized, Quantizer};
+
+use super::plan::{DecodePlan, QuantPlan};
+use super::portable::{self, amax_bits, DecodeKernel, PortableDecode, PortableElements};
+use super::{Backend, Options};
+
+/// Below this many values per thread, extra threads cost more than they save.
+const MIN_PER_THREAD: usize = 1 << 16;
+
+fn threads_for(opts: &Options, values: usize) -> usize {
+    opts.threads.max(1).min(values / MIN_PER_THREAD).max(1)
+}
+
+/// Decode to raw output bits, as `crate::decode::decode_bits`, bit for bit (errors included).
+pub fn decode_bits(
+    opts: &Options,
+    format: &Format,
+    codes: &[u8],
+    scales: &[u8],
+    tensor_scale: f32,
+    output: Output,
+    out: &mut [u32],
+) -> Result<(), DecodeError> {
+    let backend = opts.backend.effective();
+    let n = out.len();
+    let group = format.group_size as usize;
+    let lengths_ok = group > 0
+        && codes.len() == format.code_bytes(n)
+        && scales.len() == n.div_ceil(group) * format.scale_bytes as usize;
+    if backend == Backend::Scalar || !lengths_ok || format.grids.is_empty() {
+        return decode::decode_bits(format, codes, scales, tensor_scale, output, out);
+    }
+    let plan = DecodePlan::new(format, tensor_scale, output);
+    if run_decode(backend, &plan, codes, scales, out, threads_for(opts, n)).is_err() {
+        // Report the oracle's error, with the oracle's partial output.
+        return decode::decode_bits(format, codes, scales, tensor_scale, output, out);
+    }
+    Ok(())
+}
+
+/// Decode to f32, as `crate::decode::decode_f32`, bit for bit (errors included).
+pub fn decode_f32(
+    opts: &Options,
+    format: &Format,
+    codes: &[u8],
+    scales: &[u8],
+    tensor_scale: f32,
+    out: &mut [f32],
+) -> Result<(), DecodeError> {
+    let len = out.len();
+    // SAFETY: f32 and u32 have the same size and alignment, every bit pattern is valid for
+    // both, and the u32 view replaces the only use of `out` for its whole lifetime.
+    let bits = unsafe { core::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<u32>(), len) };
+    let r = decode_bits(opts, format, codes, scales, tensor_scale, Output::F32, bits);
+    match r {
+        // decode_f32 and decode_bits(F32) agree on values; let the oracle's own f32 entry
+        // point produce the error and partial output.
+        Err(_) => decode::decode_f32(format, codes, scales, tensor_scale, out),
+        Ok(()) => Ok(()),
+    }
+}
+
+fn decode_kernel(
+    backend: Backend,
+    plan: &DecodePlan,
+    codes: &[u8],
+    scales: &[u8],
+    g0: usize,
+    out: &mut [u32],
+) -> Result<(), ()> {
+    match backend {
+        #[cfg(target_arch = "x86_64")]
+        Backend::Avx2 | Backend::Avx512 => {
+            super::x86::decode_groups(backend, plan, codes, scales, g0, out)
+        }
+        _ => PortableDecode::decode_groups(plan, codes, scales, g0, out),
+    }
+}
+
+fn run_decode(
+    backend: Backend,
+    plan: &DecodePlan,
+    codes: &[u8],
+    scales: &[u8],
+    out: &mut [u32],
+    threads: usize,
+) -> Result<(), ()> {
+    let group = plan.format.group_size as usize;
+    let n = out.len();
+    let full = n / group;
+    // Whole groups start on byte boundaries only when the group size is even.
+    let (body, tail) = if group % 2 == 0 {
+        out.split_at_mut(full * group)
+    } else {
+        out.split_at_mut(0)
+    };
+    if !body.is_empty() {
+        if threads <= 1 {
+            decode_kernel(backend, plan, codes, scales, 0, body)?;
+        } else {
+            let per = full.div_ceil(threads);
+            let ok = std::thread::scope(|s| {
+                let handles: Vec<_> = body
+                    .chunks_mut(per * group)
+                    .enumerate()
+                    .map(|(k, chunk)| {
+                        s.spawn(move || decode_kernel(backend, plan, codes, scales, k * per, chunk))
+                    })
+                    .collect();
+                handles.into_iter().all(|h| matches!(h.join(), Ok(Ok(()))))
+            });
+            if !ok {
+                return Err(());
+            }
+        }
+    }
+    let first = n - tail.len();
+    portable::decode_span(plan, codes, scales, first, tail)
+}
+
+/// Quantize as `q.quantize(x, pad)`, bit for bit (errors included). Runs the fast path for
+/// the reference profile on eligible formats with an even group size, the oracle otherwise.
+pub fn quantize(
+    q: &Quantizer,
+    x: &[f32],
+    pad: bool,
+    opts: &Options,
+) -> Result<Quantized, QuantError> {
+    let backend = opts.backend.effective();
+    let f = q.format;
+    let group = f.group_size as usize;
+    if backend == Backend::Scalar
+        || group == 0
+        || group % 2 == 1
+        || !super::plan::quant_eligible(&f, q.profile)
+        || (x.len() % group != 0 && !pad)
+    {
+        return q.quantize(x, pad);
+    }
+    let amax = amax_bits(x);
+    if amax >= 0x7f80_0000 {
+        // A NaN or an infinity: the oracle names it.
+        return q.quantize(x, pad);
+    }
+    let padded = (group - x.len() % group) % group;
+    let data;
+    let xs = if padded > 0 {
+        let mut v = x.to_vec();
+        v.resize(x.len() + padded, 0.0);
+        data = v;
+        &data[..]
+    } else {
+        x
+    };
+    let ctx = q.tensor_context_for_amax(f32::from_bits(amax));
+    let Some(plan) = QuantPlan::new(q, ctx.scale) else {
+        return q.quantize(x, pad);
+    };
+    let groups = xs.len() / group;
+    let sb = f.scale_bytes as usize;
+    let mut codes = vec![0u8; xs.len() / 2];
+    let mut scales = vec![0u8; groups * sb];
+    let mut grid_of_group = vec![0u8; groups];
+    let threads = threads_for(opts, xs.len());
+    if threads <= 1 {
+        quantize_kernel(
+            backend,
+            &plan,
+            xs,
+            &mut codes,
+            &mut scales,
+            &mut grid_of_group,
+        );
+    } else {
+        let per = groups.div_ceil(threads);
+        let plan = &plan;
+        std::thread::scope(|s| {
+            let parts = xs
+                .chunks(per * group)
+                .zip(codes.chunks_mut(per * group / 2))
+                .zip(scales.chunks_mut(per * sb))
+                .zip(grid_of_group.chunks_mut(per));
+            for (((xc, cc), sc), gc) in parts {
+                s.spawn(move || quantize_kernel(backend, plan, xc, cc, sc, gc));
+            }
+        });
+    }
+    Ok(Quantized {
+        format: f,
+        profile: q.profile,
+        len: x.len(),
+        padded,
+        codes,
+        scales,
+        tensor_scale: f.tensor_scale.then_some(ctx.scale),
+        grid_of_group,
+    })
+}
+
+fn quantize_kernel(
+    backend: Backend,
+    plan: &QuantPlan,
+    x: &[f32],
+    codes: &mut [u8],
+    scales: &mut [u8],
+    grid_of_group: &mut [u8],
+) {
+    match backend {
+        #[cfg(target_arch = "x86_64")]
+        Backend::Avx2 | Backend::Avx512 => {
+            super::x86::quantize_groups(backend, plan, x, codes, scales, grid_of_group)
+        }
+        _ => portable::quantize_groups::<PortableElements>(plan, x, codes, scales, grid_of_group),
+    }
+}

@@ -1,0 +1,450 @@
+//! Per-call preparation shared by every tier: decode tables and the exact thresholds of the
+//! reference quantizer. Everything here is scalar, runs once per call (or once per tensor),
+//! and is derived from the oracle's own functions so the tiers cannot drift from it.
+
+use core::cmp::Ordering;
+
+use crate::decode::Output;
+use crate::element::{Magnitude, Policy, Rounding};
+use crate::format::{Format, ScaleRounding, MAX_GRIDS};
+use crate::quant::exact::Exact;
+use crate::quant::nearest::PreparedGrid;
+use crate::quant::{max_scale_code, Profile, Quantizer};
+use crate::tables::F32;
+
+/// What decode needs besides the packed data.
+#[derive(Clone, Debug)]
+pub(crate) struct DecodePlan {
+    pub format: Format,
+    pub output: Output,
+    /// Grid values as f64 (exact), per grid.
+    pub grids: [[f64; 16]; MAX_GRIDS],
+    /// Valid-code masks, and whether any grid has an invalid code.
+    pub valid: [u16; MAX_GRIDS],
+    pub all_valid: bool,
+    /// The factor the oracle multiplies by last: the tensor scale, or 1.0.
+    pub t: f64,
+    /// For 1-byte scales: the scale value of every byte, and the grid it selects (-1 none).
+    pub scale_of_byte: [f64; 256],
+    pub grid_of_byte: [i8; 256],
+}
+
+impl DecodePlan {
+    pub fn new(format: &Format, tensor_scale: f32, output: Output) -> DecodePlan {
+        let mut grids = [[0f64; 16]; MAX_GRIDS];
+        let mut valid = [0u16; MAX_GRIDS];
+        for (i, g) in format.grids.iter().enumerate().take(MAX_GRIDS) {
+            for c in 0..16u8 {
+                grids[i][c as usize] = g.value(c) as f64;
+            }
+            valid[i] = g.valid;
+        }
+        let mut scale_of_byte = [0f64; 256];
+        let mut grid_of_byte = [-1i8; 256];
+        if format.scale_bytes == 1 {
+            for b in 0..256u32 {
+                scale_of_byte[b as usize] = format.scale_value(b);
+                grid_of_byte[b as usize] = format.grid_of_scale(b).map_or(-1, |g| g as i8);
+            }
+        }
+        DecodePlan {
+            format: *format,
+            output,
+            grids,
+            valid,
+            all_valid: format.grids.iter().all(|g| g.valid == 0xffff),
+            t: if format.tensor_scale {
+                tensor_scale as f64
+            } else {
+                1.0
+            },
+            scale_of_byte,
+            grid_of_byte,
+        }
+    }
+
+    /// The grid and scale value of group `g`, or `None` for an invalid selector.
+    #[inline]
+    pub fn group(&self, scales: &[u8], g: usize) -> Option<(usize, f64)> {
+        if self.format.scale_bytes == 1 {
+            let b = scales[g] as usize;
+            let grid = self.grid_of_byte[b];
+            if grid < 0 {
+                return None;
+            }
+            Some((grid as usize, self.scale_of_byte[b]))
+        } else {
+            let s = crate::decode::scale_at(&self.format, scales, g);
+            Some((0, self.format.scale_value(s)))
+        }
+    }
+}
+
+/// Round an f64 to f32 *to odd*: truncate toward zero, and set the last bit if anything was
+/// cut. Followed by a round-to-nearest-even to a format with at most 22 significant bits (f16
+/// has 11, bf16 8) this is one correct rounding of the f64 (Boldo & Melquiond, "Emulation of
+/// FMA and correctly rounded sums: proved algorithms using rounding to odd", 2008): f32 keeps
+/// at least two more bits than the 16-bit type in every binade the 16-bit type has, subnormals
+/// included (bf16 subnormals have quantum 2^-133, f32's is 2^-149). Beyond f32's range the
+/// truncation is `f32::MAX`, odd, which rounds on to the same Inf as the exact value would.
+#[inline]
+pub fn f64_to_f32_odd(x: f64) -> u32 {
+    let r = x as f32;
+    let back = r as f64;
+    let mut bits = r.to_bits();
+    if back != x {
+        if back.abs() > x.abs() {
+            bits -= 1;
+        }
+        bits |= 1;
+    }
+    bits
+}
+
+/// f32 bits (not NaN) to f16 bits, round to nearest even, overflow to Inf.
+#[inline]
+pub fn f32_to_f16_rne(bits: u32) -> u32 {
+    let sign = (bits >> 16) & 0x8000;
+    let a = bits & 0x7fff_ffff;
+    if a >= 0x477f_f000 {
+        // 65520 = 65504 + half an ulp; the tie goes to the even neighbour, Inf.
+        return sign | 0x7c00;
+    }
+    if a < 0x3880_0000 {
+        // Below 2^-14: a subnormal f16, quantum 2^-24. a·2^24 < 2^10 is exact in f32, and
+        // adding 2^23 rounds it to an integer, nearest even (the default rounding).
+        let scaled = f32::from_bits(a) * 16_777_216.0;
+        let n = (scaled + 8_388_608.0) - 8_388_608.0;
+        return sign | n as u32;
+    }
+    let r = a + 0xfff + ((a >> 13) & 1);
+    sign | ((r >> 13) - ((127 - 15) << 10))
+}
+
+/// f32 bits (not NaN) to bf16 bits, round to nearest even, overflow to Inf.
+#[inline]
+pub fn f32_to_bf16_rne(bits: u32) -> u32 {
+    (bits + 0x7fff + ((bits >> 16) & 1)) >> 16
+}
+
+/// The oracle's canonical NaN of a 16-bit output type with the given sign bit (0 or 1).
+#[inline]
+pub fn nan16(output: Output, negative: u32) -> u32 {
+    match output {
+        Output::F16 => 0x7e00 | (negative << 15),
+        _ => 0x7fc0 | (negative << 15),
+    }
+}
+
+/// Round the exact f64 `x` to `output` as `decode::round_output` does.
+#[inline]
+pub fn round_fast(x: f64, output: Output) -> u32 {
+    match output {
+        Output::F32 => (x as f32).to_bits(),
+        _ if x.is_nan() => nan16(output, x.is_sign_negative() as u32),
+        Output::F16 => f32_to_f16_rne(f64_to_f32_odd(x)),
+        Output::Bf16 => f32_to_bf16_rne(f64_to_f32_odd(x)),
+    }
+}
+
+/// The decoded bits of all 16 codes of one group: `((g · s) · t)` in f64, the oracle's
+/// order, rounded once.
+#[inline]
+pub fn group_table(grid: &[f64; 16], s: f64, t: f64, output: Output) -> [u32; 16] {
+    let mut table = [0u32; 16];
+    for (slot, &g) in table.iter_mut().zip(grid) {
+        *slot = round_fast((g * s) * t, output);
+    }
+    table
+}
+
+/// One grid of a format, prepared for the threshold search of the reference quantizer.
+#[derive(Clone, Debug)]
+pub(crate) struct GridPlan {
+    /// Grid values as f64, for the decode table of the error score.
+    pub values: [f64; 16],
+    pub target: f32,
+    pub selector_bits: u32,
+    pub sign_magnitude: bool,
+    /// Exact midpoints between neighbouring distinct values (magnitudes for sign-magnitude
+    /// grids), ascending; `n_mids` of them, the rest +Inf.
+    pub mids: [f64; 16],
+    pub n_mids: usize,
+    /// Whether an exact tie at midpoint k goes to the upper point.
+    pub tie_up: [bool; 16],
+    /// The code of the k-th point (points ascending), padded with the last.
+    pub point_codes: [u8; 16],
+    /// The code the oracle gives ±0 under a zero scale (index 1 for -0).
+    pub zero_codes: [u8; 2],
+    /// f32 bit thresholds of the block scale: the scale code is the number of entries ≤
+    /// the group amax's bits (capped at `max_code`). Empty for floor-pow2 and f32 scales.
+    pub scale_thresholds: Vec<u32>,
+}
+
+/// The reference quantizer, prepared for one tensor (its tensor scale fixed).
+#[derive(Clone, Debug)]
+pub(crate) struct QuantPlan {
+    pub format: Format,
+    pub grids: Vec<GridPlan>,
+    pub ts: f32,
+    /// The tensor-scale factor of P (ts, or 1.0 without a tensor scale).
+    pub t: f64,
+    pub max_code: u32,
+    pub scale_of_code: [f64; 256],
+}
+
+/// Whether the threshold method applies to a format: reference profile; every midpoint
+/// times every scale value times the tensor scale exact in f64 (≤ 53 significant bits);
+/// 1- or 4-byte scales; groups small enough for the score margin (see `select`).
+pub(crate) fn quant_eligible(format: &Format, profile: Profile) -> bool {
+    if profile != Profile::Reference || format.grids.is_empty() || format.group_size > 4096 {
+        return false;
+    }
+    let scale_bits = if format.scale_bytes == 4 {
+        24
+    } else {
+        format.scale_element.mantissa_bits + 1
+    };
+    let ts_bits = if format.tensor_scale { 24 } else { 0 };
+    format.grids.iter().all(|g| {
+        let p = PreparedGrid::new(g);
+        let mid_bits = p
+            .midpoints
+            .iter()
+            .map(|m| 128 - m.mantissa.leading_zeros() - m.mantissa.trailing_zeros())
+            .max()
+            .unwrap_or(0);
+        g.target_value() > 0.0 && mid_bits + scale_bits + ts_bits <= 53
+    }) && (format.scale_bytes == 4 || format.value_mask <= 0xff)
+}
+
+fn exact_to_f64(e: Exact) -> f64 {
+    // Mantissas here have ≤ 53 bits (eligibility) and exponents far inside f64's range.
+    let v = e.mantissa as f64 * crate::element::pow2(e.exponent);
+    if e.negative {
+        -v
+    } else {
+        v
+    }
+}
+
+impl GridPlan {
+    fn new(format: &Format, grid_index: usize, ts: f32) -> GridPlan {
+        let grid = &format.grids[grid_index];
+        let prepared = PreparedGrid::new(grid);
+        let mut values = [0f64; 16];
+        for c in 0..16u8 {
+            values[c as usize] = grid.value(c) as f64;
+        }
+        let mut mids = [f64::INFINITY; 16];
+        let mut tie_up = [false; 16];
+        for (k, m) in prepared.midpoints.iter().enumerate().take(16) {
+            mids[k] = exact_to_f64(*m);
+            // Ask the oracle's own search which side an exact tie goes to.
+            let at = prepared.nearest(*m, Exact::ONE);
+            tie_up[k] = at == prepared.points[k + 1].1 && at != prepared.points[k].1;
+        }
+        let mut point_codes = [0u8; 16];
+        let last = prepared.points.last().map_or(0, |p| p.1);
+        for (k, slot) in point_codes.iter_mut().enumerate() {
+            *slot = prepared.points.get(k).map_or(last, |p| p.1);
+        }
+        let zero = |negative| {
+            prepared.nearest(
+                Exact {
+                    negative,
+                    ..Exact::ZERO
+                },
+                Exact::ONE,
+            )
+        };
+        let scale_thresholds =
+            if format.scale_bytes == 1 && format.scale_rounding == ScaleRounding::Rne {
+                scale_thresholds(format, grid.target_value(), ts)
+            } else {
+                Vec::new()
+            };
+        GridPlan {
+            values,
+            target: grid.target_value(),
+            selector_bits: format
+                .selector_bits_of_grid
+                .get(grid_index)
+                .copied()
+                .unwrap_or(0),
+            sign_magnitude: grid.sign_magnitude,
+            mids,
+            n_mids: prepared.midpoints.len().min(15),
+            tie_up,
+            point_codes,
+            zero_codes: [zero(false), zero(true)],
+            scale_thresholds,
+        }
+    }
+}
+
+/// Thresholds of the RNE block scale: entry c is the smallest f32 amax whose scale code is
+/// above c. The oracle rounds q = amax / (target · ts) once to the scale element; codes
+/// 0..=max are increasing values, so the code steps up exactly where q crosses the midpoint
+/// of two neighbouring codes, i.e. where amax crosses B = mid · target · ts (exact). The
+/// smallest f32 ≥ B is B rounded up to f32; if B is itself an f32 and the tie goes down,
+/// the next f32. The tie direction is asked of the element encoder itself.
+fn scale_thresholds(format: &Format, target: f32, ts: f32) -> Vec<u32> {
+    let e = &format.scale_element;
+    let max = max_scale_code(format);
+    let ts = if format.tensor_scale { ts } else { 1.0 };
+    let d = Exact::of_f32(target).mul(Exact::of_f32(ts));
+    let mut out = Vec::with_capacity(max as usize);
+    for c in 0..max {
+        let (lo, hi) = (e.decode(c), e.decode(c + 1));
+        let mid = Exact::midpoint(Exact::of_f64(lo), Exact::of_f64(hi));
+        let tie = e.encode_magnitude(
+            false,
+            Magnitude {
+                significand: mid.mantissa,
+                exponent: mid.exponent,
+                sticky: false,
+            },
+            Rounding::NearestEven,
+            Policy::Satfinite,
+        );
+        let tie_up = matches!(tie, Ok((code, _)) if code > c);
+        let b = mid.mul(d);
+        let up = F32.encode_magnitude(
+            false,
+            Magnitude {
+                significand: b.mantissa,
+                exponent: b.exponent,
+                sticky: false,
+            },
+            Rounding::MagnitudeUp,
+            Policy::Satfinite,
+        );
+        let t = match up {
+            Ok((bits, crate::element::Outcome::Exact)) if !tie_up => bits + 1,
+            Ok((bits, crate::element::Outcome::Exact | crate::element::Outcome::Rounded)) => bits,
+            // Beyond f32: no finite amax reaches it.
+            _ => 0x7f80_0000,
+        };
+        out.push(t);
+    }
+    out
+}
+
+impl QuantPlan {
+    /// Prepare a format for one tensor whose tensor scale is `ts`; `None` when the format
+    /// is not eligible (the caller runs the oracle).
+    pub fn new(q: &Quantizer, ts: f32) -> Option<QuantPlan> {
+        let format = &q.format;
+        if !quant_eligible(format, q.profile) {
+            return None;
+        }
+        let mut scale_of_code = [0f64; 256];
+        if format.scale_bytes == 1 {
+            for (b, slot) in scale_of_code.iter_mut().enumerate() {
+                *slot = format.scale_value(b as u32);
+            }
+        }
+        Some(QuantPlan {
+            format: *format,
+            grids: (0..format.grids.len())
+                .map(|g| GridPlan::new(format, g, ts))
+                .collect(),
+            ts,
+            t: if format.tensor_scale { ts as f64 } else { 1.0 },
+            max_code: max_scale_code(format),
+            scale_of_code,
+        })
+    }
+
+    /// The stored scale (selector bits not yet set) of a group with amax bits `amax`.
+    #[inline]
+    pub fn scale_code(&self, grid: &GridPlan, amax: u32) -> u32 {
+        let f = &self.format;
+        if f.scale_bytes == 4 {
+            return crate::quant::reference_scale_rne(
+                f,
+                f32::from_bits(amax),
+                grid.target,
+                self.ts,
+            );
+        }
+        match f.scale_rounding {
+            ScaleRounding::FloorPow2 => {
+                crate::quant::reference_scale_floor_pow2(f, f32::from_bits(amax), grid.target)
+            }
+            ScaleRounding::Rne => {
+                // Branchless-ish binary search: the count of thresholds ≤ amax.
+                let t = &grid.scale_thresholds;
+                let mut lo = 0usize;
+                let mut len = t.len();
+                while len > 0 {
+                    let half = len / 2;
+                    if t[lo + half] <= amax {
+                        lo += half + 1;
+                        len -= half + 1;
+                    } else {
+                        len = half;
+                    }
+                }
+                (lo as u32).min(self.max_code)
+            }
+        }
+    }
+
+    /// The exact scale value of a stored scale (selector bits included or not).
+    #[inline]
+    pub fn scale_value(&self, stored: u32) -> f64 {
+        if self.format.scale_bytes == 4 {
+            self.format.scale_value(stored)
+        } else {
+            self.scale_of_code[(stored & self.format.value_mask & 0xff) as usize]
+        }
+    }
+}
+
+/// The element thresholds of one grid for one exact product P = s · t > 0: entry k is the
+/// smallest f32 `x` (magnitude, for sign-magnitude grids) at or past midpoint k, so the
+/// point index of x is the number of entries ≤ x. The boundary mid·P is exact in f64
+/// (`quant_eligible`); rounding it up to f32 and stepping past an exact tie that goes down
+/// turns "x > b, or x = b and ties go up" into "x ≥ threshold".
+#[inline]
+pub fn element_thresholds(grid: &GridPlan, p: f64) -> [f32; 16] {
+    let mut out = [f32::INFINITY; 16];
+    for k in 0..grid.n_mids {
+        out[k] = ceil_threshold(grid.mids[k] * p, grid.tie_up[k]);
+    }
+    out
+}
+
+/// The smallest f32 `t` such that (x ≥ t) ⟺ (x > b or (x = b and tie_up)) for every f32 x.
+#[inline]
+pub fn ceil_threshold(b: f64, tie_up: bool) -> f32 {
+    let r = b as f32;
+    let back = r as f64;
+    let step = match back.partial_cmp(&b) {
+        Some(Ordering::Less) => true,
+        Some(Ordering::Equal) => !tie_up,
+        _ => false,
+    };
+    if step {
+        next_up(r)
+    } else {
+        r
+    }
+}
+
+/// The next f32 above `r` (finite or -Inf; +Inf stays).
+#[inline]
+pub fn next_up(r: f32) -> f32 {
+    let bits = r.to_bits();
+    if r == f32::INFINITY {
+        r
+    } else if r == 0.0 {
+        f32::from_bits(1)
+    } else if bits >> 31 == 0 {
+        f32::from_bits(bits + 1)
+    } else {
+        f32::from_bits(bits - 1)
+    }
+}

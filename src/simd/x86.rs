@@ -1,0 +1,378 @@
+//! x86_64 kernels: AVX-512 (F, BW, VL, VBMI) and AVX2 (with F16C, BMI2).
+//!
+//! Each entry point is a safe function that runs a `#[target_feature]` function; callers
+//! reach it only through `Backend::effective()`, which returns an x86 backend only when
+//! `Backend::is_available()` saw the features at run time, and each entry re-checks it (one
+//! cached atomic load) so a direct call on the wrong CPU runs the portable tier instead.
+//!
+//! Decode: per group, the 16 decoded values are computed as in the oracle (`(g·s)·t` in f64,
+//! rounded once; see `plan.rs` for the 16-bit round-to-odd) into one vector, and elements are
+//! looked up with `vpermd` (AVX-512, 16 lanes, the nibble is the index) or two `vpermps` and a
+//! blend on bit 3 (AVX2). Nibbles are spread to lanes with a dword broadcast and `vpsrlvd`.
+//!
+//! Quantize: the per-group scalar work is shared (`portable::quantize_groups`); the element
+//! search counts thresholds with a 4-step (3 for ≤ 7 thresholds) branch-free binary search over
+//! a 16-lane threshold vector (`vpermps` + compare + masked add), maps the count to a code
+//! with `vpermd`, and scores with f64 lanes.
+
+use core::arch::x86_64::*;
+
+use super::encode::{encode_portable, Fast};
+use super::plan::{nan16, DecodePlan, GridPlan, QuantPlan};
+use super::portable::{self, decode_span, ElementKernel, PortableElements};
+use super::Backend;
+use crate::decode::Output;
+
+fn have(backend: Backend) -> bool {
+    backend.is_available()
+}
+
+/// Decode whole groups with an x86 backend.
+pub(crate) fn decode_groups(
+    backend: Backend,
+    plan: &DecodePlan,
+    codes: &[u8],
+    scales: &[u8],
+    g0: usize,
+    out: &mut [u32],
+) -> Result<(), ()> {
+    let group = plan.format.group_size as usize;
+    match backend {
+        Backend::Avx512 if have(backend) && group % 16 == 0 => {
+            // SAFETY: AVX-512 F/BW/VL/VBMI were detected at run time (`have`).
+            unsafe { decode_avx512(plan, codes, scales, g0, out) }
+        }
+        Backend::Avx2 | Backend::Avx512 if have(Backend::Avx2) && group % 8 == 0 => {
+            // SAFETY: AVX2, F16C and BMI2 were detected at run time (`have`).
+            unsafe { decode_avx2(plan, codes, scales, g0, out) }
+        }
+        _ => decode_span(plan, codes, scales, g0 * group, out),
+    }
+}
+
+/// Nibble shifts of 16 lanes fed from two dwords (lanes 0..7 from the first).
+#[inline(always)]
+fn nibble_shifts(high_first: bool) -> [i32; 16] {
+    let mut s = [0i32; 16];
+    for (i, slot) in s.iter_mut().enumerate() {
+        let j = (i % 8) as i32;
+        // Element 2k sits in the low nibble of byte k (low-first) or the high one.
+        *slot = if high_first { 4 * (j ^ 1) } else { 4 * j };
+    }
+    s
+}
+
+/// The 16 decoded values of one group as one vector of u32 bits.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+fn table_avx512(grid: &[f64; 16], s: f64, t: f64, output: Output) -> __m512i {
+    // SAFETY: `grid` has 16 f64s; the two loads read 8 each, unaligned loads allowed.
+    let (glo, ghi) = unsafe {
+        (
+            _mm512_loadu_pd(grid.as_ptr()),
+            _mm512_loadu_pd(grid.as_ptr().add(8)),
+        )
+    };
+    let sv = _mm512_set1_pd(s);
+    let tv = _mm512_set1_pd(t);
+    // The oracle's order: (g · s) · t.
+    let xlo = _mm512_mul_pd(_mm512_mul_pd(glo, sv), tv);
+    let xhi = _mm512_mul_pd(_mm512_mul_pd(ghi, sv), tv);
+    let join = |lo: __m256i, hi: __m256i| _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi);
+    if output == Output::F32 {
+        let lo = _mm256_castps_si256(_mm512_cvtpd_ps(xlo));
+        let hi = _mm256_castps_si256(_mm512_cvtpd_ps(xhi));
+        return join(lo, hi);
+    }
+    // Round to odd: truncate, then set the last bit where the truncation was inexact.
+    let odd = |x: __m512d| {
+        let r = _mm512_cvt_roundpd_ps::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(x);
+        let inexact = _mm512_cmp_pd_mask::<_CMP_NEQ_UQ>(_mm512_cvtps_pd(r), x);
+        let r = _mm256_castps_si256(r);
+        _mm256_mask_or_epi32(r, inexact, r, _mm256_set1_epi32(1))
+    };
+    let r = join(odd(xlo), odd(xhi));
+    let nan = (_mm512_cmp_pd_mask::<_CMP_UNORD_Q>(xlo, xlo) as u16)
+        | ((_mm512_cmp_pd_mask::<_CMP_UNORD_Q>(xhi, xhi) as u16) << 8);
+    let sign = _mm512_and_si512(_mm512_srli_epi32::<16>(r), _mm512_set1_epi32(0x8000));
+    let (v, canon) = if output == Output::F16 {
+        let h = _mm512_cvtps_ph::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+            _mm512_castsi512_ps(r),
+        );
+        (_mm512_cvtepu16_epi32(h), nan16(Output::F16, 0))
+    } else {
+        let lsb = _mm512_and_si512(_mm512_srli_epi32::<16>(r), _mm512_set1_epi32(1));
+        let b = _mm512_add_epi32(_mm512_add_epi32(r, _mm512_set1_epi32(0x7fff)), lsb);
+        (_mm512_srli_epi32::<16>(b), nan16(Output::Bf16, 0))
+    };
+    let canon = _mm512_or_si512(_mm512_set1_epi32(canon as i32), sign);
+    _mm512_mask_blend_epi32(nan, v, canon)
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+fn decode_avx512(
+    plan: &DecodePlan,
+    codes: &[u8],
+    scales: &[u8],
+    g0: usize,
+    out: &mut [u32],
+) -> Result<(), ()> {
+    let group = plan.format.group_size as usize;
+    let shifts = nibble_shifts(plan.format.high_nibble_first);
+    // SAFETY: `shifts` is 16 i32s.
+    let shifts = unsafe { _mm512_loadu_si512(shifts.as_ptr().cast()) };
+    let spread = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    let fifteen = _mm512_set1_epi32(15);
+    for (k, chunk) in out.chunks_exact_mut(group).enumerate() {
+        let g = g0 + k;
+        let (grid, s) = plan.group(scales, g).ok_or(())?;
+        let table = table_avx512(&plan.grids[grid], s, plan.t, plan.output);
+        let check = !plan.all_valid && plan.valid[grid] != 0xffff;
+        let valid = _mm512_set1_epi32(plan.valid[grid] as i32);
+        let byte0 = g * group / 2;
+        let bytes = &codes[byte0..byte0 + group / 2];
+        for (dst, src) in chunk.chunks_exact_mut(16).zip(bytes.chunks_exact(8)) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(src);
+            let word = _mm_cvtsi64_si128(i64::from_le_bytes(w));
+            let idx = _mm512_srlv_epi32(
+                _mm512_permutexvar_epi32(spread, _mm512_castsi128_si512(word)),
+                shifts,
+            );
+            if check {
+                let bit = _mm512_srlv_epi32(valid, _mm512_and_si512(idx, fifteen));
+                if _mm512_test_epi32_mask(bit, _mm512_set1_epi32(1)) != 0xffff {
+                    return Err(());
+                }
+            }
+            let v = _mm512_permutexvar_epi32(idx, table);
+            // SAFETY: `dst` has exactly 16 u32s (chunks_exact).
+            unsafe { _mm512_storeu_si512(dst.as_mut_ptr().cast(), v) };
+        }
+    }
+    Ok(())
+}
+
+#[target_feature(enable = "avx2,f16c,bmi2")]
+fn decode_avx2(
+    plan: &DecodePlan,
+    codes: &[u8],
+    scales: &[u8],
+    g0: usize,
+    out: &mut [u32],
+) -> Result<(), ()> {
+    let group = plan.format.group_size as usize;
+    let sh = nibble_shifts(plan.format.high_nibble_first);
+    // SAFETY: `sh` has 16 i32s; the load reads the first 8.
+    let shifts = unsafe { _mm256_loadu_si256(sh.as_ptr().cast()) };
+    let fifteen = _mm256_set1_epi32(15);
+    for (k, chunk) in out.chunks_exact_mut(group).enumerate() {
+        let g = g0 + k;
+        let (grid, s) = plan.group(scales, g).ok_or(())?;
+        let table = table_avx2(&plan.grids[grid], s, plan.t, plan.output);
+        // SAFETY: `table` has 16 u32s; two loads of 8.
+        let (lo, hi) = unsafe {
+            (
+                _mm256_loadu_ps(table.as_ptr().cast()),
+                _mm256_loadu_ps(table.as_ptr().add(8).cast()),
+            )
+        };
+        let check = !plan.all_valid && plan.valid[grid] != 0xffff;
+        let valid = _mm256_set1_epi32(plan.valid[grid] as i32);
+        let byte0 = g * group / 2;
+        let bytes = &codes[byte0..byte0 + group / 2];
+        for (dst, src) in chunk.chunks_exact_mut(8).zip(bytes.chunks_exact(4)) {
+            let w = i32::from_le_bytes([src[0], src[1], src[2], src[3]]);
+            let idx = _mm256_srlv_epi32(_mm256_set1_epi32(w), shifts);
+            if check {
+                let bit = _mm256_srlv_epi32(valid, _mm256_and_si256(idx, fifteen));
+                let ones = _mm256_and_si256(bit, _mm256_set1_epi32(1));
+                let eq = _mm256_cmpeq_epi32(ones, _mm256_set1_epi32(1));
+                if _mm256_movemask_epi8(eq) != -1 {
+                    return Err(());
+                }
+            }
+            let a = _mm256_permutevar8x32_ps(lo, idx);
+            let b = _mm256_permutevar8x32_ps(hi, idx);
+            // Bit 3 of the nibble, moved to the sign bit, picks the upper half.
+            let v = _mm256_blendv_ps(a, b, _mm256_castsi256_ps(_mm256_slli_epi32::<28>(idx)));
+            // SAFETY: `dst` has exactly 8 u32s (chunks_exact).
+            unsafe { _mm256_storeu_ps(dst.as_mut_ptr().cast(), v) };
+        }
+    }
+    Ok(())
+}
+
+/// The 16 decoded values of one group (AVX2: f32 in vectors, 16-bit outputs through the
+/// portable rounding).
+#[target_feature(enable = "avx2,f16c,bmi2")]
+fn table_avx2(grid: &[f64; 16], s: f64, t: f64, output: Output) -> [u32; 16] {
+    if output != Output::F32 {
+        return super::plan::group_table(grid, s, t, output);
+    }
+    let mut table = [0u32; 16];
+    let sv = _mm256_set1_pd(s);
+    let tv = _mm256_set1_pd(t);
+    for q in 0..4 {
+        // SAFETY: 4 f64s read at 4q < 16 and 4 f32s written at 4q < 16.
+        unsafe {
+            let g = _mm256_loadu_pd(grid.as_ptr().add(4 * q));
+            let x = _mm256_mul_pd(_mm256_mul_pd(g, sv), tv);
+            _mm_storeu_ps(table.as_mut_ptr().add(4 * q).cast(), _mm256_cvtpd_ps(x));
+        }
+    }
+    table
+}
+
+/// Quantize whole groups with an x86 backend.
+pub(crate) fn quantize_groups(
+    backend: Backend,
+    plan: &QuantPlan,
+    x: &[f32],
+    codes: &mut [u8],
+    scales: &mut [u8],
+    grid_of_group: &mut [u8],
+) {
+    let group = plan.format.group_size as usize;
+    match backend {
+        Backend::Avx512 if have(backend) && group % 16 == 0 => {
+            // SAFETY: AVX-512 F/BW/VL/VBMI were detected at run time.
+            unsafe { quantize_avx512(plan, x, codes, scales, grid_of_group) }
+        }
+        Backend::Avx2 | Backend::Avx512 if have(Backend::Avx2) => {
+            // SAFETY: AVX2, F16C and BMI2 were detected at run time.
+            unsafe { quantize_avx2(plan, x, codes, scales, grid_of_group) }
+        }
+        _ => portable::quantize_groups::<PortableElements>(plan, x, codes, scales, grid_of_group),
+    }
+}
+
+#[target_feature(enable = "avx2,f16c,bmi2")]
+fn quantize_avx2(
+    plan: &QuantPlan,
+    x: &[f32],
+    codes: &mut [u8],
+    scales: &mut [u8],
+    grid_of_group: &mut [u8],
+) {
+    // The portable loops, compiled for AVX2 (the compiler vectorizes the threshold count).
+    portable::quantize_groups::<PortableElements>(plan, x, codes, scales, grid_of_group)
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+fn quantize_avx512(
+    plan: &QuantPlan,
+    x: &[f32],
+    codes: &mut [u8],
+    scales: &mut [u8],
+    grid_of_group: &mut [u8],
+) {
+    portable::quantize_groups::<Avx512Elements>(plan, x, codes, scales, grid_of_group)
+}
+
+/// The AVX-512 element search. Only reached from `quantize_avx512` (features enabled).
+struct Avx512Elements;
+
+impl ElementKernel for Avx512Elements {
+    #[inline(always)]
+    fn codes(
+        grid: &GridPlan,
+        thr: &[f32; 16],
+        x: &[f32],
+        dec: Option<&[u32; 16]>,
+        out: &mut [u8],
+    ) -> f64 {
+        // SAFETY: this impl is only instantiated inside `quantize_avx512`, whose features
+        // were detected at run time; group sizes there are multiples of 16.
+        unsafe { codes_avx512(grid, thr, x, dec, out) }
+    }
+}
+
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+fn codes_avx512(
+    grid: &GridPlan,
+    thr: &[f32; 16],
+    x: &[f32],
+    dec: Option<&[u32; 16]>,
+    out: &mut [u8],
+) -> f64 {
+    // SAFETY: `thr` is 16 f32s.
+    let t = unsafe { _mm512_loadu_ps(thr.as_ptr()) };
+    let mut pc = [0u8; 16];
+    pc.copy_from_slice(&grid.point_codes);
+    // SAFETY: `pc` is 16 bytes.
+    let pcv = _mm512_cvtepu8_epi32(unsafe { _mm_loadu_si128(pc.as_ptr().cast()) });
+    let decv = dec.map(|d| {
+        // SAFETY: `d` is 16 u32s.
+        unsafe { _mm512_loadu_ps(d.as_ptr().cast()) }
+    });
+    let first_step = if grid.n_mids <= 7 { 4 } else { 8 };
+    let sm = grid.sign_magnitude;
+    let mut acc_lo = _mm512_setzero_pd();
+    let mut acc_hi = _mm512_setzero_pd();
+    for (xs, os) in x.chunks_exact(16).zip(out.chunks_exact_mut(16)) {
+        // SAFETY: `xs` has 16 f32s (chunks_exact).
+        let v = unsafe { _mm512_loadu_ps(xs.as_ptr()) };
+        let vi = _mm512_castps_si512(v);
+        let m = if sm {
+            _mm512_castsi512_ps(_mm512_and_si512(vi, _mm512_set1_epi32(0x7fff_ffff)))
+        } else {
+            v
+        };
+        let mut idx = _mm512_setzero_si512();
+        let mut step = first_step;
+        while step > 0 {
+            let probe = _mm512_add_epi32(idx, _mm512_set1_epi32(step - 1));
+            let tv = _mm512_permutexvar_ps(probe, t);
+            let ge = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(m, tv);
+            idx = _mm512_mask_add_epi32(idx, ge, idx, _mm512_set1_epi32(step));
+            step /= 2;
+        }
+        let mut code = _mm512_permutexvar_epi32(idx, pcv);
+        if sm {
+            let sign = _mm512_and_si512(_mm512_srli_epi32::<28>(vi), _mm512_set1_epi32(8));
+            code = _mm512_or_si512(code, sign);
+        }
+        // SAFETY: `os` has 16 bytes (chunks_exact).
+        unsafe { _mm_storeu_si128(os.as_mut_ptr().cast(), _mm512_cvtepi32_epi8(code)) };
+        if let Some(dv) = decv {
+            let d = _mm512_permutexvar_ps(code, dv);
+            let lo = |a: __m512| _mm512_cvtps_pd(_mm512_castps512_ps256(a));
+            let hi = |a: __m512| {
+                _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(
+                    _mm512_castps_pd(a),
+                )))
+            };
+            let dl = _mm512_sub_pd(lo(v), lo(d));
+            let dh = _mm512_sub_pd(hi(v), hi(d));
+            acc_lo = _mm512_add_pd(acc_lo, _mm512_mul_pd(dl, dl));
+            acc_hi = _mm512_add_pd(acc_hi, _mm512_mul_pd(dh, dh));
+        }
+    }
+    _mm512_reduce_add_pd(_mm512_add_pd(acc_lo, acc_hi))
+}
+
+/// Element conversion with an x86 backend: the portable formulas compiled for the ISA.
+pub(crate) fn encode(backend: Backend, kind: Fast, x: &[f32], out: &mut [u8]) {
+    match backend {
+        Backend::Avx512 if have(backend) => {
+            // SAFETY: features detected at run time.
+            unsafe { encode_avx512(kind, x, out) }
+        }
+        Backend::Avx2 | Backend::Avx512 if have(Backend::Avx2) => {
+            // SAFETY: features detected at run time.
+            unsafe { encode_avx2(kind, x, out) }
+        }
+        _ => encode_portable(kind, x, out),
+    }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+fn encode_avx512(kind: Fast, x: &[f32], out: &mut [u8]) {
+    encode_portable(kind, x, out)
+}
+
+#[target_feature(enable = "avx2,f16c,bmi2")]
+fn encode_avx2(kind: Fast, x: &[f32], out: &mut [u8]) {
+    encode_portable(kind, x, out)
+}
