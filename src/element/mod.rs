@@ -49,7 +49,10 @@ pub struct Element {
 /// Rounding direction for a conversion.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Rounding {
-    /// Round to nearest, ties to the even code (IEEE RNE; hardware `cvt.rn`).
+    /// Round to nearest, ties to the even code (IEEE RNE; hardware `cvt.rn`). An element
+    /// without mantissa bits (E8M0) has only the implicit 1 as significand digit on both sides
+    /// of a tie, so its ties go up, as LLVM APFloat `Float8E8M0FNU` and torch `float8_e8m0fnu`
+    /// do (0.75 → 1, 3 → 4).
     NearestEven,
     /// Round to nearest, ties away from zero.
     NearestAway,
