@@ -132,7 +132,8 @@ fn worked_example_per_architecture() {
         [0x4480_0000, 0x3F80_0000, 0x3F80_0000, 0x3F80_0000],
     );
     let e5m2 = ([0xF0, 0xB8, 0xB4, 0xB0], [0x64, 0x3C, 0x3C, 0x3C]);
-    let rows: [(&str, ([u32; 4], [u32; 4]), usize, u32); 11] = [
+    type Lanes = ([u32; 4], [u32; 4]);
+    let rows: [(&str, Lanes, usize, u32); 11] = [
         (
             "volta/mma.sync.aligned.m8n8k4.row.col.f32.f16.f16.f32",
             f16,

@@ -12,7 +12,7 @@
 use std::fmt;
 
 use super::sfp4::Pipeline;
-use super::{instruction, EmuError, Format, Instruction, Model};
+use super::{instruction, EmuError, Format, Instruction};
 
 /// What a case line runs: a tensor-core instruction or an SFP4 pipeline.
 #[derive(Clone, Copy, Debug)]
@@ -117,7 +117,7 @@ fn err<T>(m: impl Into<String>) -> Result<T, LineError> {
 }
 
 fn hex_codes(field: &str, tok: &str, digits: usize, f: Format) -> Result<Vec<u32>, LineError> {
-    if tok.len() % digits != 0 {
+    if !tok.len().is_multiple_of(digits) {
         return err(format!(
             "{field}: {} hex digits is not a multiple of {digits} ({f} takes {digits} per element)",
             tok.len()
@@ -390,43 +390,4 @@ pub fn emit(text: &str) -> Result<String, Vec<(usize, String)>> {
     } else {
         Err(bad)
     }
-}
-
-/// Formats a case line (hex upper case) for writers of case files.
-pub fn format_case(
-    instr: &str,
-    a: &[u32],
-    fa: Format,
-    b: &[u32],
-    fb: Format,
-    sa: &[u8],
-    sb: &[u8],
-    c: u32,
-    d: u32,
-    acc_digits: usize,
-) -> String {
-    let codes = |v: &[u32], f: Format| -> String {
-        let w = f.hex_digits();
-        v.iter().map(|x| format!("{x:0w$X}")).collect()
-    };
-    let sc = |s: &[u8]| -> String {
-        if s.is_empty() {
-            "-".to_string()
-        } else {
-            s.iter().map(|x| format!("{x:02X}")).collect()
-        }
-    };
-    let w = acc_digits;
-    format!(
-        "{instr} {} {} {} {} {c:0w$X} {d:0w$X}",
-        codes(a, fa),
-        codes(b, fb),
-        sc(sa),
-        sc(sb)
-    )
-}
-
-/// Whether an instruction is block-scaled (for writers that need to know).
-pub fn is_scaled(i: &Instruction) -> bool {
-    i.model != Model::TFdpa
 }

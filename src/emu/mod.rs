@@ -70,7 +70,7 @@ impl Instruction {
 
     /// Checks that `k` is a length this instruction can compute (a positive multiple of its K).
     pub fn check_k(&self, k: usize) -> Result<(), EmuError> {
-        if k == 0 || k % self.k as usize != 0 {
+        if k == 0 || !k.is_multiple_of(self.k as usize) {
             return Err(EmuError::Shape(format!(
                 "K = {k} is not a positive multiple of {}'s K = {}",
                 self.id(),
@@ -337,9 +337,13 @@ impl Operand<'_> {
     fn code(&self, idx: usize) -> Option<u32> {
         match self.elements {
             Elements::Codes(c) => c.get(idx).copied(),
-            Elements::PackedFp4(p) => p
-                .get(idx / 2)
-                .map(|&byte| u32::from(if idx % 2 == 0 { byte & 0xF } else { byte >> 4 })),
+            Elements::PackedFp4(p) => p.get(idx / 2).map(|&byte| {
+                u32::from(if idx.is_multiple_of(2) {
+                    byte & 0xF
+                } else {
+                    byte >> 4
+                })
+            }),
         }
     }
 

@@ -135,7 +135,7 @@ impl Pipeline {
     pub fn dot(self, a: &[u32], b: &[u32], sa: &[u8], sb: &[u8], c: u32) -> Result<u32, EmuError> {
         let k = a.len();
         if k == 0
-            || k % self.k_multiple() != 0
+            || !k.is_multiple_of(self.k_multiple())
             || b.len() != k
             || sa.len() != k / 16
             || sb.len() != k / 16

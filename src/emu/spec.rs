@@ -308,7 +308,7 @@ fn expand(arch: &str, fam: &FamilySpec) -> Result<Vec<Instruction>, String> {
 }
 
 fn validate(i: &Instruction) -> Result<(), String> {
-    if i.k == 0 || i.l_max == 0 || i.k % i.l_max.min(i.k) != 0 {
+    if i.k == 0 || i.l_max == 0 || !i.k.is_multiple_of(i.l_max.min(i.k)) {
         return Err(format!(
             "k = {} must be a positive multiple of l_max = {}",
             i.k, i.l_max
@@ -342,8 +342,8 @@ fn validate(i: &Instruction) -> Result<(), String> {
             if i.a != Format::E2M1
                 || i.b != Format::E2M1
                 || i.group == 0
-                || i.block % i.group != 0
-                || i.l_max % i.block != 0 =>
+                || !i.block.is_multiple_of(i.group)
+                || !i.l_max.is_multiple_of(i.block) =>
         {
             Err("gst-fdpa needs e2m1 operands, group dividing block, block dividing l_max".into())
         }
