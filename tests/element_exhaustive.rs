@@ -173,17 +173,9 @@ impl Oracle {
         let (lo, hi) = (self.values[i], self.values[i + 1]);
         let twice = 2.0 * a;
         let sum = lo + hi;
-        let pick = if twice < sum {
-            i
-        } else if twice > sum {
-            i + 1
-        } else if ties_up {
-            i + 1
-        } else if self.codes[i] % 2 == 0 {
-            i
-        } else {
-            i + 1
-        };
+        // Below the midpoint: lo. Above it: hi. On it: the even code, or hi when ties go up.
+        let on_lo = twice < sum || (twice == sum && !ties_up && self.codes[i] & 1 == 0);
+        let pick = if on_lo { i } else { i + 1 };
         if pick == n - 1 {
             Landing::Overflow
         } else {
