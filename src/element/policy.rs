@@ -171,7 +171,7 @@ pub(super) fn encode_finite(
     }
 }
 
-/// `Element::encode` under [`Policy::MlDtypes`] for a finite nonzero-or-zero magnitude: round to
+/// `Element::encode` under [`Policy::MlDtypes`] for a finite magnitude (zero included): round to
 /// f32 first (numpy's f64 → f32 cast, RNE, overflow to Inf), then convert the f32 the way
 /// ml-dtypes 0.6.0 does.
 pub(super) fn encode_ml_dtypes(
