@@ -14,6 +14,9 @@ use crate::element::{Policy, Rounding};
 use crate::format::Format;
 use crate::tables::{E2M1, E4M3, UE8M0};
 
+#[path = "fouroversix.rs"]
+pub mod fouroversix;
+
 /// A named set of bit-level quantizer choices.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Profile {
@@ -41,10 +44,13 @@ pub enum Profile {
     Ggml,
     /// bitsandbytes NF4: x·(1/absmax) clamped to [-1, 1], f32 argmin, ties to the lower index.
     Bnb,
+    /// fouroversix 1.0.5's CPU reference, rule `mse`, for `if4` and `four-over-six`
+    /// (logic in fouroversix.rs).
+    Fouroversix,
 }
 
 impl Profile {
-    pub const ALL: [Profile; 11] = [
+    pub const ALL: [Profile; 12] = [
         Profile::Reference,
         Profile::Te,
         Profile::ModelOpt,
@@ -56,6 +62,7 @@ impl Profile {
         Profile::Ocp,
         Profile::Ggml,
         Profile::Bnb,
+        Profile::Fouroversix,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -71,6 +78,7 @@ impl Profile {
             Profile::Ocp => "ocp",
             Profile::Ggml => "ggml",
             Profile::Bnb => "bnb",
+            Profile::Fouroversix => "fouroversix",
         }
     }
 
@@ -90,6 +98,7 @@ impl Profile {
             | Profile::Ocp
             | Profile::Ggml => "mxfp4",
             Profile::Bnb => "nf4-bnb",
+            Profile::Fouroversix => "if4, four-over-six",
         }
     }
 
@@ -151,6 +160,7 @@ pub(crate) fn tensor_scale(profile: Profile, format: &Format, amax: f32) -> f32 
         Profile::ModelOpt | Profile::TorchAo => torch_cpu::div(amax, F4_MAX * F8_MAX),
         // cuDNN's block-scale quantize has no tensor scale: store 1.0.
         Profile::Cudnn => 1.0,
+        Profile::Fouroversix => fouroversix::profile_tensor_scale(format.name, amax),
         _ => super::reference_tensor_scale(format, amax),
     }
 }
@@ -323,6 +333,7 @@ pub(crate) fn quantize_group(
                 .collect();
             finish_group(f, x, codes, amax.to_bits(), grid, ts)
         }
+        (Profile::Fouroversix, _) => fouroversix::profile_group(f.name, x, ctx, grid),
         (Profile::Reference, _) => unreachable_reference(q, x, ts, grid),
     }
 }
