@@ -110,7 +110,7 @@ fn all_formats() -> Vec<Format> {
     v
 }
 
-const TENSOR_SCALES: [u32; 8] = [
+const TENSOR_SCALES: [u32; 9] = [
     0x3f80_0000, // 1
     0x3e12_3457, // an odd mantissa
     0x0000_0001, // smallest subnormal
@@ -119,6 +119,7 @@ const TENSOR_SCALES: [u32; 8] = [
     0x8000_0000, // -0
     0x7f80_0000, // +Inf
     0x3b9f_fffd, // another odd mantissa, small
+    0xffc1_2345, // a NaN with a payload (the oracle runs; the fast path must defer to it)
 ];
 
 fn check_decode(

@@ -32,7 +32,10 @@ pub fn decode_bits(
     let lengths_ok = group > 0
         && codes.len() == format.code_bytes(n)
         && scales.len() == n.div_ceil(group) * format.scale_bytes as usize;
-    if backend == Backend::Scalar || !lengths_ok || format.grids.is_empty() {
+    // A NaN tensor scale meets a NaN block scale in one product: which NaN payload survives
+    // depends on the operand order the compiler picks, so leave it to the oracle.
+    let nan_ts = format.tensor_scale && tensor_scale.is_nan();
+    if backend == Backend::Scalar || !lengths_ok || format.grids.is_empty() || nan_ts {
         return decode::decode_bits(format, codes, scales, tensor_scale, output, out);
     }
     let plan = DecodePlan::new(format, tensor_scale, output);

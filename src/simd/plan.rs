@@ -2,8 +2,6 @@
 //! reference quantizer. Everything here is scalar, runs once per call (or once per tensor),
 //! and is derived from the oracle's own functions so the tiers cannot drift from it.
 
-use core::cmp::Ordering;
-
 use crate::decode::Output;
 use crate::element::{Magnitude, Policy, Rounding};
 use crate::format::{Format, ScaleRounding, MAX_GRIDS};
@@ -172,6 +170,9 @@ pub(crate) struct GridPlan {
     pub n_mids: usize,
     /// Whether an exact tie at midpoint k goes to the upper point.
     pub tie_up: [bool; 16],
+    /// The same as a bit mask, with the padding lanes (k ≥ n_mids) set so that their +Inf
+    /// boundary stays +Inf.
+    pub tie_up_mask: u16,
     /// The code of the k-th point (points ascending), padded with the last.
     pub point_codes: [u8; 16],
     /// The code the oracle gives ±0 under a zero scale (index 1 for -0).
@@ -276,6 +277,9 @@ impl GridPlan {
             mids,
             n_mids: prepared.midpoints.len().min(15),
             tie_up,
+            tie_up_mask: (0..16).fold(0u16, |m, k| {
+                m | (((k >= prepared.midpoints.len().min(15)) || tie_up[k]) as u16) << k
+            }),
             point_codes,
             zero_codes: [zero(false), zero(true)],
             scale_thresholds,
@@ -328,6 +332,9 @@ fn scale_thresholds(format: &Format, target: f32, ts: f32) -> Vec<u32> {
         };
         out.push(t);
     }
+    // Pad to a power of two for the branch-free search; no finite amax reaches the pad.
+    let len = (out.len() + 1).next_power_of_two();
+    out.resize(len, u32::MAX);
     out
 }
 
@@ -374,18 +381,14 @@ impl QuantPlan {
                 crate::quant::reference_scale_floor_pow2(f, f32::from_bits(amax), grid.target)
             }
             ScaleRounding::Rne => {
-                // Branchless-ish binary search: the count of thresholds ≤ amax.
+                // Branch-free binary search (the table is padded to a power of two with
+                // values above every finite amax): the count of thresholds ≤ amax.
                 let t = &grid.scale_thresholds;
                 let mut lo = 0usize;
-                let mut len = t.len();
-                while len > 0 {
-                    let half = len / 2;
-                    if t[lo + half] <= amax {
-                        lo += half + 1;
-                        len -= half + 1;
-                    } else {
-                        len = half;
-                    }
+                let mut step = t.len() / 2;
+                while step > 0 {
+                    lo += step * (t[lo + step - 1] <= amax) as usize;
+                    step /= 2;
                 }
                 (lo as u32).min(self.max_code)
             }
@@ -418,33 +421,22 @@ pub fn element_thresholds(grid: &GridPlan, p: f64) -> [f32; 16] {
 }
 
 /// The smallest f32 `t` such that (x ≥ t) ⟺ (x > b or (x = b and tie_up)) for every f32 x.
-#[inline]
+/// Branch-free: the comparisons are data-dependent and would mispredict.
+#[inline(always)]
 pub fn ceil_threshold(b: f64, tie_up: bool) -> f32 {
     let r = b as f32;
     let back = r as f64;
-    let step = match back.partial_cmp(&b) {
-        Some(Ordering::Less) => true,
-        Some(Ordering::Equal) => !tie_up,
-        _ => false,
-    };
-    if step {
-        next_up(r)
-    } else {
-        r
-    }
-}
-
-/// The next f32 above `r` (finite or -Inf; +Inf stays).
-#[inline]
-pub fn next_up(r: f32) -> f32 {
+    let step = ((back < b) | ((back == b) & !tie_up)) as u32;
     let bits = r.to_bits();
-    if r == f32::INFINITY {
-        r
-    } else if r == 0.0 {
-        f32::from_bits(1)
-    } else if bits >> 31 == 0 {
-        f32::from_bits(bits + 1)
+    // next_up: +1 on positive bit patterns (and +0), −1 on negative ones, −0 → 2^-149.
+    let negative = (bits >> 31) & (bits != 0x8000_0000) as u32;
+    let up = if bits == 0x8000_0000 {
+        step
     } else {
-        f32::from_bits(bits - 1)
-    }
+        bits.wrapping_add(step)
+    };
+    let down = bits.wrapping_sub(step);
+    let inf = (r == f32::INFINITY) as u32;
+    let out = if negative == 1 { down } else { up };
+    f32::from_bits(if inf == 1 { bits } else { out })
 }

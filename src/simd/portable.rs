@@ -88,13 +88,8 @@ impl DecodeKernel for PortableDecode {
 /// (count of thresholds ≤ x, magnitudes for sign-magnitude grids), mapped to codes, and, when
 /// `dec` is given, the sum of squared errors against the decoded f32 values, in any order.
 pub(crate) trait ElementKernel {
-    fn codes(
-        grid: &GridPlan,
-        thr: &[f32; 16],
-        x: &[f32],
-        dec: Option<&[u32; 16]>,
-        out: &mut [u8],
-    ) -> f64;
+    /// `p` = s · t > 0, the exact scale product.
+    fn codes(grid: &GridPlan, p: f64, x: &[f32], dec: Option<&[u32; 16]>, out: &mut [u8]) -> f64;
 }
 
 /// Plain Rust element search.
@@ -102,14 +97,9 @@ pub(crate) struct PortableElements;
 
 impl ElementKernel for PortableElements {
     #[inline]
-    fn codes(
-        grid: &GridPlan,
-        thr: &[f32; 16],
-        x: &[f32],
-        dec: Option<&[u32; 16]>,
-        out: &mut [u8],
-    ) -> f64 {
-        portable_codes(grid, thr, x, out);
+    fn codes(grid: &GridPlan, p: f64, x: &[f32], dec: Option<&[u32; 16]>, out: &mut [u8]) -> f64 {
+        let thr = element_thresholds(grid, p);
+        portable_codes(grid, &thr, x, out);
         dec.map_or(0.0, |d| sse_any_order(x, out, d))
     }
 }
@@ -256,8 +246,7 @@ pub(crate) fn quantize_groups<K: ElementKernel>(
                 }
                 dec.map_or(0.0, |d| sse_any_order(xs, out, d))
             } else {
-                let thr = element_thresholds(gp, p);
-                K::codes(gp, &thr, xs, dec, out)
+                K::codes(gp, p, xs, dec, out)
             };
         }
         let best = if multi {

@@ -274,16 +274,10 @@ struct Avx512Elements;
 
 impl ElementKernel for Avx512Elements {
     #[inline(always)]
-    fn codes(
-        grid: &GridPlan,
-        thr: &[f32; 16],
-        x: &[f32],
-        dec: Option<&[u32; 16]>,
-        out: &mut [u8],
-    ) -> f64 {
+    fn codes(grid: &GridPlan, p: f64, x: &[f32], dec: Option<&[u32; 16]>, out: &mut [u8]) -> f64 {
         // SAFETY: this impl is only instantiated inside `quantize_avx512`, whose features
         // were detected at run time; group sizes there are multiples of 16.
-        unsafe { codes_avx512(grid, thr, x, dec, out) }
+        unsafe { codes_avx512(grid, p, x, dec, out) }
     }
 }
 
@@ -291,17 +285,14 @@ impl ElementKernel for Avx512Elements {
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
 fn codes_avx512(
     grid: &GridPlan,
-    thr: &[f32; 16],
+    p: f64,
     x: &[f32],
     dec: Option<&[u32; 16]>,
     out: &mut [u8],
 ) -> f64 {
-    // SAFETY: `thr` is 16 f32s.
-    let t = unsafe { _mm512_loadu_ps(thr.as_ptr()) };
-    let mut pc = [0u8; 16];
-    pc.copy_from_slice(&grid.point_codes);
-    // SAFETY: `pc` is 16 bytes.
-    let pcv = _mm512_cvtepu8_epi32(unsafe { _mm_loadu_si128(pc.as_ptr().cast()) });
+    let t = thresholds_avx512(grid, p);
+    // SAFETY: `point_codes` is 16 bytes.
+    let pcv = _mm512_cvtepu8_epi32(unsafe { _mm_loadu_si128(grid.point_codes.as_ptr().cast()) });
     let decv = dec.map(|d| {
         // SAFETY: `d` is 16 u32s.
         unsafe { _mm512_loadu_ps(d.as_ptr().cast()) }
@@ -350,6 +341,40 @@ fn codes_avx512(
         }
     }
     _mm512_reduce_add_pd(_mm512_add_pd(acc_lo, acc_hi))
+}
+
+/// `plan::element_thresholds` in vectors: boundaries mid·p (exact in f64), rounded to f32
+/// (nearest), then stepped one f32 up where the rounding went below the boundary, or landed
+/// on it and the tie goes down — `plan::ceil_threshold`, lane by lane. Padding lanes hold
+/// +Inf boundaries with their tie bit set, so they stay +Inf.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+fn thresholds_avx512(grid: &GridPlan, p: f64) -> __m512 {
+    let pv = _mm512_set1_pd(p);
+    let half = |k: usize| {
+        // SAFETY: `mids` has 16 f64s; k is 0 or 8.
+        let b = _mm512_mul_pd(unsafe { _mm512_loadu_pd(grid.mids.as_ptr().add(k)) }, pv);
+        let r = _mm512_cvtpd_ps(b);
+        let back = _mm512_cvtps_pd(r);
+        let lt = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(back, b);
+        let eq = _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(back, b);
+        let tie_up = (grid.tie_up_mask >> k) as u8;
+        let step = lt | (eq & !tie_up);
+        let bits = _mm256_castps_si256(r);
+        let negzero = _mm256_cmpeq_epi32_mask(bits, _mm256_set1_epi32(i32::MIN));
+        let negative = _mm256_cmplt_epi32_mask(bits, _mm256_setzero_si256()) & !negzero;
+        let one = _mm256_set1_epi32(1);
+        let v = _mm256_mask_add_epi32(bits, step & !negative & !negzero, bits, one);
+        let v = _mm256_mask_sub_epi32(v, step & negative, v, one);
+        _mm256_mask_mov_epi32(v, step & negzero, one)
+    };
+    let lo = half(0);
+    let hi = if grid.n_mids > 8 {
+        half(8)
+    } else {
+        _mm256_castps_si256(_mm256_set1_ps(f32::INFINITY))
+    };
+    _mm512_castsi512_ps(_mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi))
 }
 
 /// Element conversion with an x86 backend: the portable formulas compiled for the ISA.
