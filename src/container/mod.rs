@@ -5,6 +5,7 @@
 //! a failure never leaves a partial file behind.
 
 pub mod npy;
+pub mod stream;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -117,9 +118,20 @@ pub fn read_float_input(
     filter: Option<&str>,
 ) -> Result<Vec<FloatTensor>, String> {
     let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
+    float_input_from_bytes(path, &bytes, npy_u16_as_bf16, filter)
+}
+
+/// [`read_float_input`] over bytes already read (the CLI reads them under `--max-bytes`);
+/// `path` gives the type (by extension) and the name in messages.
+pub fn float_input_from_bytes(
+    path: &Path,
+    bytes: &[u8],
+    npy_u16_as_bf16: bool,
+    filter: Option<&str>,
+) -> Result<Vec<FloatTensor>, String> {
     match path.extension().and_then(|e| e.to_str()) {
         Some("npy") => {
-            let arr = npy::parse(&bytes).map_err(|e| io_err(path, e))?;
+            let arr = npy::parse(bytes).map_err(|e| io_err(path, e))?;
             let data = arr.to_f32(npy_u16_as_bf16).map_err(|e| io_err(path, e))?;
             let name = path
                 .file_stem()
@@ -131,7 +143,7 @@ pub fn read_float_input(
                 data,
             }])
         }
-        Some("safetensors") => read_safetensors_floats(path, &bytes, filter),
+        Some("safetensors") => read_safetensors_floats(path, bytes, filter),
         _ => Err(format!(
             "{}: unknown input type (expected .npy or .safetensors)",
             path.display()

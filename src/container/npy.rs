@@ -21,8 +21,36 @@ fn item_size(descr: &str) -> Option<usize> {
     }
 }
 
+/// A parsed `.npy` header: where the data starts and how long it must be.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Header {
+    pub descr: String,
+    pub shape: Vec<usize>,
+    /// Byte offset of the data (the header's end).
+    pub data_start: usize,
+    /// Data bytes the shape and dtype need.
+    pub data_len: usize,
+}
+
+/// Largest header accepted when reading a header alone (numpy writes well under 1 kB; a
+/// version 2/3 header may declare up to 4 GiB, which must not become an allocation).
+pub const MAX_HEADER: usize = 1 << 20;
+
 /// Parse a `.npy` file's bytes.
 pub fn parse(bytes: &[u8]) -> Result<Npy<'_>, String> {
+    let h = parse_header(bytes, bytes.len() as u64)?;
+    let data = bytes.get(h.data_start..).unwrap_or(&[]);
+    Ok(Npy {
+        descr: h.descr,
+        shape: h.shape,
+        data,
+    })
+}
+
+/// Parse the header from the first bytes of a file of `file_len` bytes (`prefix` must hold
+/// the whole header: [`MAX_HEADER`] bytes, or the whole file if shorter). The sizes the
+/// header declares are checked against `file_len` before anything is allocated for the data.
+pub fn parse_header(bytes: &[u8], file_len: u64) -> Result<Header, String> {
     if bytes.len() < 10 || &bytes[..6] != MAGIC {
         return Err("not a .npy file (bad magic)".into());
     }
@@ -74,14 +102,18 @@ pub fn parse(bytes: &[u8]) -> Result<Npy<'_>, String> {
         .try_fold(1usize, |a, &d| a.checked_mul(d))
         .ok_or("shape overflows")?;
     let need = count.checked_mul(size).ok_or("shape overflows")?;
-    let data = &bytes[end..];
-    if data.len() != need {
+    let have = file_len.saturating_sub(end as u64);
+    if have != need as u64 {
         return Err(format!(
-            "shape {shape:?} of {descr} needs {need} data bytes, the file has {}",
-            data.len()
+            "shape {shape:?} of {descr} needs {need} data bytes, the file has {have}"
         ));
     }
-    Ok(Npy { descr, shape, data })
+    Ok(Header {
+        descr,
+        shape,
+        data_start: end,
+        data_len: need,
+    })
 }
 
 /// The text after `'key':` up to the next top-level comma (tuples kept whole).

@@ -17,6 +17,8 @@ pub struct Args {
     /// Read uint16 input as bf16 bit patterns.
     #[arg(long)]
     pub bf16: bool,
+    #[command(flatten)]
+    pub limits: crate::cli_io::Limits,
     pub input: PathBuf,
     pub output: PathBuf,
 }
@@ -43,7 +45,8 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             args.policy
         )
     })?;
-    let tensors = container::read_float_input(&args.input, args.bf16, None)?;
+    let bytes = crate::cli_io::read_input(&args.input, args.limits.max_bytes)?;
+    let tensors = container::float_input_from_bytes(&args.input, &bytes, args.bf16, None)?;
     let t = tensors
         .first()
         .ok_or_else(|| format!("{}: no float tensor", args.input.display()))?;

@@ -17,12 +17,14 @@ pub struct Args {
     /// Output type: f32, f16 or bf16 (f16/bf16 written as uint16 bit patterns).
     #[arg(long, default_value = "f32")]
     pub output_type: String,
+    #[command(flatten)]
+    pub limits: crate::cli_io::Limits,
     pub input: PathBuf,
     pub output: PathBuf,
 }
 
 pub fn run(args: &Args) -> Result<ExitCode, String> {
-    let bytes = std::fs::read(&args.input).map_err(|e| format!("{}: {e}", args.input.display()))?;
+    let bytes = crate::cli_io::read_input(&args.input, args.limits.max_bytes)?;
     let format_name = match (&args.format, container::metadata_format(&bytes)) {
         (Some(f), _) => f.clone(),
         (None, Some((f, _))) => f,
@@ -68,37 +70,69 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             ));
         }
     };
-    let n = t.codes.len() * 2;
-    let mut bits = vec![0u32; n];
-    decode::decode_bits(
-        &format,
-        &t.codes,
-        &t.scales,
-        t.tensor_scale.unwrap_or(1.0),
-        output,
-        &mut bits,
-    )
-    .map_err(|e| format!("{}: tensor `{}`: {e}", args.input.display(), t.name))?;
+    // The .npy is built in place, a chunk of whole groups at a time, so peak memory is the
+    // input plus the output (no full-size intermediate of u32 bits).
     let count: usize = t.shape.iter().product();
-    bits.truncate(count);
-    let data = match output {
-        Output::F32 => npy::to_bytes(
-            "<f4",
-            &t.shape,
-            &bits
-                .iter()
-                .flat_map(|b| b.to_le_bytes())
-                .collect::<Vec<u8>>(),
-        ),
-        _ => npy::to_bytes(
-            "<u2",
-            &t.shape,
-            &bits
-                .iter()
-                .flat_map(|b| (*b as u16).to_le_bytes())
-                .collect::<Vec<u8>>(),
-        ),
+    let n = t.codes.len() * 2;
+    if count > n {
+        return Err(format!(
+            "{}: tensor `{}`: shape {:?} needs {count} values, {n} codes are stored",
+            args.input.display(),
+            t.name,
+            t.shape
+        ));
+    }
+    let group = format.group_size as usize;
+    let scale_bytes = format.scale_bytes as usize;
+    if group == 0 || t.scales.len() != n.div_ceil(group) * scale_bytes {
+        let e = decode::DecodeError::Length {
+            elements: n,
+            code_bytes: t.codes.len(),
+            scale_bytes: t.scales.len(),
+            output: n,
+        };
+        return Err(format!(
+            "{}: tensor `{}`: {e}",
+            args.input.display(),
+            t.name
+        ));
+    }
+    let (descr, width) = match output {
+        Output::F32 => ("<f4", 4),
+        _ => ("<u2", 2),
     };
+    let mut data = npy::to_bytes(descr, &t.shape, &[]);
+    data.reserve_exact(count * width);
+    let step = ((1usize << 20) / (2 * group)).max(1) * (2 * group);
+    let mut bits = Vec::new();
+    let mut start = 0;
+    while start < n {
+        let len = step.min(n - start);
+        let g0 = start / group;
+        let scales = t
+            .scales
+            .get(g0 * scale_bytes..(g0 + len.div_ceil(group)) * scale_bytes)
+            .unwrap_or(&[]);
+        bits.clear();
+        bits.resize(len, 0u32);
+        decode::decode_bits(
+            &format,
+            &t.codes[start / 2..(start + len) / 2],
+            scales,
+            t.tensor_scale.unwrap_or(1.0),
+            output,
+            &mut bits,
+        )
+        .map_err(|e| format!("{}: tensor `{}`: {e}", args.input.display(), t.name))?;
+        let keep = len.min(count.saturating_sub(start));
+        for b in &bits[..keep] {
+            match output {
+                Output::F32 => data.extend_from_slice(&b.to_le_bytes()),
+                _ => data.extend_from_slice(&(*b as u16).to_le_bytes()),
+            }
+        }
+        start += len;
+    }
     container::write_atomic(&args.output, &data)?;
     eprintln!(
         "decoded `{}` ({} values, {}) to {}",

@@ -23,6 +23,8 @@ pub struct Args {
     /// Only tensors whose name contains this (safetensors input).
     #[arg(long)]
     pub tensor: Option<String>,
+    #[command(flatten)]
+    pub limits: crate::cli_io::Limits,
     pub input: PathBuf,
     pub output: PathBuf,
 }
@@ -41,51 +43,22 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
     let format = gridgames::spec::resolve_format(&args.format)?;
     let profile = parse_profile(&args.profile)?;
     let quantizer = Quantizer::new(&format, profile).map_err(|e| e.to_string())?;
-    let tensors = container::read_float_input(&args.input, args.bf16, args.tensor.as_deref())?;
-    if tensors.is_empty() {
-        return Err(format!(
-            "{}: no float tensors to quantize",
-            args.input.display()
-        ));
+    // Streaming (container::stream): memory stays at one chunk of groups, whatever the
+    // tensor's size; the input's declared sizes are checked against its length first.
+    crate::cli_io::check_size(&args.input, args.limits.max_bytes)?;
+    let report = container::stream::quantize_file(
+        &args.input,
+        &args.output,
+        &quantizer,
+        args.pad,
+        args.bf16,
+        args.tensor.as_deref(),
+        container::stream::CHUNK_ELEMENTS,
+    )?;
+    for (name, values, groups) in &report.quantized {
+        eprintln!("{name}: {values} values, {groups} groups");
     }
-    let group = format.group_size as usize;
-    let mut items = Vec::new();
-    let mut passthrough = Vec::new();
-    for t in tensors {
-        let cols = *t.shape.last().unwrap_or(&t.data.len());
-        let quantizable =
-            cols % group == 0 || (args.pad && t.shape.iter().rev().skip(1).product::<usize>() <= 1);
-        if !quantizable
-            && t.shape.len() >= 2
-            && args.input.extension().is_some_and(|e| e == "safetensors")
-        {
-            // Model files hold norms and biases that no 4-bit format stores: copy them.
-            passthrough.push(t);
-            continue;
-        }
-        let name = if args.input.extension().is_some_and(|e| e == "npy") {
-            "tensor".to_string()
-        } else {
-            t.name.trim_end_matches(".weight").to_string()
-        };
-        let shape = if t.shape.is_empty() {
-            vec![1]
-        } else {
-            t.shape.clone()
-        };
-        let q = quantizer
-            .quantize(&t.data, args.pad)
-            .map_err(|e| format!("{}: tensor `{}`: {e}", args.input.display(), t.name))?;
-        eprintln!(
-            "{}: {} values, {} groups",
-            t.name,
-            t.data.len(),
-            q.grid_of_group.len()
-        );
-        items.push((name, shape, q));
-    }
-    let bytes = container::safetensors_bytes(&items, &passthrough, &format, profile)?;
-    container::write_atomic(&args.output, &bytes)?;
+    let items = &report.quantized;
     eprintln!(
         "wrote {} quantized tensor(s) ({} {}) to {}",
         items.len(),
