@@ -152,6 +152,7 @@ fn main() {
             );
             for code in 0..(1u32 << e.bits) {
                 let bits = match schema::element_code_value(e, code) {
+                    Some(_) if schema::element_code_is_negative_zero(e, code) => 0x8000_0000,
                     Some(d) => d.to_f32_exact().unwrap_or_else(|| {
                         fail(&format!("{}: code {code} is not exact in f32", e.name))
                     }),

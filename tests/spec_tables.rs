@@ -268,7 +268,7 @@ fn recompute_grid(g: &GridYaml, elements: &BTreeMap<String, ElementYaml>) -> Gri
 }
 
 /// Equal f32 bit patterns, except that +0 and -0 count as equal: the generated tables hold +0
-/// for every -0 code (see `negative_zero_codes_keep_their_sign`, ignored until that is fixed).
+/// for every -0 code (see `negative_zero_codes_keep_their_sign`).
 fn same_up_to_zero_sign(a: u32, b: u32) -> bool {
     a == b || (a & 0x7fff_ffff == 0 && b & 0x7fff_ffff == 0)
 }
@@ -655,7 +655,6 @@ fn hand_anchors() {
 /// away), so `E2M1_DECODE[8]`, E4M3/E5M2/E2M3/E3M2 `-0` entries and code 8 of every
 /// E2M1-derived grid (nvfp4, mxfp4, four-over-six, mixfp4) are +0.
 #[test]
-#[ignore = "build.rs/schema.rs drop the sign of -0 in *_DECODE and grid tables; remove when fixed"]
 fn negative_zero_codes_keep_their_sign() {
     let elements = element_yamls();
     let mut bad = Vec::new();

@@ -565,6 +565,11 @@ pub fn resolve_element(file: &str, e: &ElementFile) -> Result<ResolvedElement, S
     })
 }
 
+/// Whether a code of a resolved element is -0 (sign bit set, all other bits clear).
+pub fn element_code_is_negative_zero(e: &ResolvedElement, code: u32) -> bool {
+    !e.is_int && e.signed && code == 1 << (e.bits - 1)
+}
+
 /// Exact value of one code of a resolved element, as a dyadic, or None for NaN/Inf.
 pub fn element_code_value(e: &ResolvedElement, code: u32) -> Option<Dyadic> {
     let sign_bit = if e.signed { 1u32 << (e.bits - 1) } else { 0 };
@@ -626,6 +631,9 @@ fn resolve_grid(
     elements: &[ResolvedElement],
 ) -> Result<ResolvedGrid, SpecError> {
     let field = |f: &str| format!("grids[{}].{f}", g.name.value);
+    // Dyadic has no signed zero; remember which codes are -0 so the tables keep the sign
+    // (E2M1 code 8 decodes to -0.0, as IEEE and ml-dtypes decode it).
+    let mut negative_zero = [false; 16];
     let mut base: Vec<Option<Dyadic>> = match (&g.element, &g.values) {
         (Some(name), None) => {
             let e = elements
@@ -647,6 +655,9 @@ fn resolve_grid(
                     format!("element `{}` has {} bits; grids need 4", e.name, e.bits),
                 ));
             }
+            for c in 0..16u32 {
+                negative_zero[c as usize] = element_code_is_negative_zero(e, c);
+            }
             (0..16).map(|c| element_code_value(e, c)).collect()
         }
         (None, Some(values)) => {
@@ -664,6 +675,10 @@ fn resolve_grid(
             let mut out = Vec::new();
             for (i, v) in values.value.iter().enumerate() {
                 let bits = exact_f32(file, &format!("{}[{i}]", field("values")), v)?;
+                let text = v.value.trim();
+                negative_zero[i] = bits == 0
+                    && (text.starts_with('-')
+                        || text.trim_start_matches("f32:").trim_start_matches("0x") == "80000000");
                 out.push(Some(Dyadic::from_f32_bits(bits)));
             }
             out
@@ -714,6 +729,8 @@ fn resolve_grid(
         derivation.push_str(&format!(", times {}", f.value));
     }
     if let Some(o) = &g.offset {
+        // x + c is +0 or c, never -0 (IEEE: -0 + 0 = +0).
+        negative_zero = [false; 16];
         let bits = exact_f32(file, &field("offset"), o)?;
         let d = Dyadic::from_f32_bits(bits);
         for v in base.iter_mut().flatten() {
@@ -738,7 +755,11 @@ fn resolve_grid(
                 )
             })?,
         };
-        values[code] = bits;
+        values[code] = if bits == 0 && negative_zero[code] {
+            0x8000_0000
+        } else {
+            bits
+        };
         valid |= 1 << code;
     }
     // Duplicate values are allowed only as +0/-0 pairs or where an offset maps ±0 to one value
