@@ -411,7 +411,7 @@ impl QuantPlan {
 /// point index of x is the number of entries ≤ x. The boundary mid·P is exact in f64
 /// (`quant_eligible`); rounding it up to f32 and stepping past an exact tie that goes down
 /// turns "x > b, or x = b and ties go up" into "x ≥ threshold".
-#[inline]
+#[inline(always)]
 pub fn element_thresholds(grid: &GridPlan, p: f64) -> [f32; 16] {
     let mut out = [f32::INFINITY; 16];
     for k in 0..grid.n_mids {

@@ -96,7 +96,8 @@ pub(crate) trait ElementKernel {
 pub(crate) struct PortableElements;
 
 impl ElementKernel for PortableElements {
-    #[inline]
+    // Always inlined, so the AVX2 instantiation (`x86::quantize_avx2`) compiles it with AVX2.
+    #[inline(always)]
     fn codes(grid: &GridPlan, p: f64, x: &[f32], dec: Option<&[u32; 16]>, out: &mut [u8]) -> f64 {
         let thr = element_thresholds(grid, p);
         portable_codes(grid, &thr, x, out);
@@ -104,7 +105,7 @@ impl ElementKernel for PortableElements {
     }
 }
 
-#[inline]
+#[inline(always)]
 pub(crate) fn portable_codes(grid: &GridPlan, thr: &[f32; 16], x: &[f32], out: &mut [u8]) {
     let n = grid.n_mids;
     for (slot, &v) in out.iter_mut().zip(x) {
@@ -134,7 +135,7 @@ pub(crate) fn sse_in_order(x: &[f32], codes: &[u8], dec: &[u32; 16]) -> f64 {
 }
 
 /// The same sum with four accumulators (a different order; see `select`).
-#[inline]
+#[inline(always)]
 pub(crate) fn sse_any_order(x: &[f32], codes: &[u8], dec: &[u32; 16]) -> f64 {
     let mut acc = [0f64; 4];
     for (k, (&v, &c)) in x.iter().zip(codes).enumerate() {
