@@ -77,15 +77,15 @@ fn duplicate_code() {
 
 #[test]
 fn missing_field() {
-    insta::assert_snapshot!("missing_field", bad("missing_field", "(yaml)"));
-    let m = bad("missing_grid_field", "(yaml)");
+    insta::assert_snapshot!("missing_field", bad("missing_field", "group_size"));
+    let m = bad("missing_grid_field", "ties");
     assert!(m.contains("ties"), "{m}");
     insta::assert_snapshot!("missing_grid_field", m);
 }
 
 #[test]
 fn unknown_key() {
-    let m = bad("unknown_key", "(yaml)");
+    let m = bad("unknown_key", "colour");
     assert!(m.contains("colour"), "{m}");
     insta::assert_snapshot!("unknown_key", m);
 }
@@ -130,7 +130,7 @@ fn rational_factor_without_rounding() {
 
 #[test]
 fn not_yaml() {
-    insta::assert_snapshot!("not_yaml", bad("not_yaml", "(yaml)"));
+    insta::assert_snapshot!("not_yaml", bad("not_yaml", "(yaml syntax)"));
 }
 
 /// Every fixture in the directory is exercised by a test above (a new one cannot be forgotten).

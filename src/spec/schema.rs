@@ -240,14 +240,27 @@ fn line_of<T>(s: &Spanned<T>) -> Option<u32> {
 /// Parse YAML text into a spec struct, mapping parse errors to [`SpecError`].
 pub fn parse_yaml<T: for<'de> Deserialize<'de>>(file: &str, text: &str) -> Result<T, SpecError> {
     serde_saphyr::from_str::<T>(text).map_err(|e| {
-        let message = e.to_string();
-        let line = parse_line_from_message(&message);
-        err(
-            file,
-            line,
-            "(yaml)",
-            message.lines().next().unwrap_or("").to_string(),
-        )
+        let full = e.to_string();
+        let first = full.lines().next().unwrap_or("");
+        let line = parse_line_from_message(first);
+        // "error: line 12 column 1: missing field `group_size`" → the part after the
+        // location; the field is the one the message names, if any.
+        let message = first
+            .split_once(": line ")
+            .and_then(|(_, rest)| rest.split_once(": ").map(|(_, m)| m))
+            .unwrap_or(first)
+            .trim_start_matches("error: ")
+            .to_string();
+        let field = ["missing field `", "unknown field `"]
+            .iter()
+            .find_map(|p| {
+                message
+                    .split_once(p)
+                    .and_then(|(_, rest)| rest.split_once('`'))
+                    .map(|(f, _)| f.to_string())
+            })
+            .unwrap_or_else(|| "(yaml syntax)".to_string());
+        err(file, line, &field, message)
     })
 }
 
@@ -620,7 +633,7 @@ fn ties_name(file: &str, s: &Str) -> Result<String, SpecError> {
         "lower-index" => "LowerIndex",
         "toward-zero" => "TowardZero",
         "away-from-zero" => "AwayFromZero",
-        other => return Err(err(file, line_of(s), "grids[].ties", format!("unknown tie rule `{other}` (expected even-code, lower-index, toward-zero, away-from-zero)"))),
+        other => return Err(err(file, line_of(s), "grids[g].ties", format!("unknown tie rule `{other}` (expected even-code, lower-index, toward-zero, away-from-zero)"))),
     }
     .to_string())
 }
