@@ -208,6 +208,8 @@ fn group_sse(grid: &LearnGrid, y: &[f64], sign: f64) -> f64 {
 
 /// Run the learner. `grids` are the starting grids (fixed ones included); `on_progress` is
 /// called after every iteration.
+// The grid index j also names the groups assigned to grid j, so the loops index by it.
+#[allow(clippy::needless_range_loop)]
 pub fn learn(
     tensors: &[&[f32]],
     mut grids: Vec<LearnGrid>,
