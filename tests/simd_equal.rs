@@ -340,7 +340,8 @@ fn adversarial(f: &Format, seed: u64, groups: usize) -> Vec<f32> {
                 3 => (((r % 2001) as f32) - 1000.0) * 0.001,
                 _ => pool[(r as usize) % pool.len()],
             };
-            x.push(if gi == 0 && j == 0 { v } else { v });
+            let _ = (gi, j);
+            x.push(v);
         }
     }
     x

@@ -97,7 +97,7 @@ fn run_decode(
     let n = out.len();
     let full = n / group;
     // Whole groups start on byte boundaries only when the group size is even.
-    let (body, tail) = if group % 2 == 0 {
+    let (body, tail) = if group.is_multiple_of(2) {
         out.split_at_mut(full * group)
     } else {
         out.split_at_mut(0)
@@ -141,7 +141,7 @@ pub fn quantize(
         || group == 0
         || group % 2 == 1
         || !super::plan::quant_eligible(&f, q.profile)
-        || (x.len() % group != 0 && !pad)
+        || (!x.len().is_multiple_of(group) && !pad)
     {
         return q.quantize(x, pad);
     }

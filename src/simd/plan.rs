@@ -414,8 +414,8 @@ impl QuantPlan {
 #[inline(always)]
 pub fn element_thresholds(grid: &GridPlan, p: f64) -> [f32; 16] {
     let mut out = [f32::INFINITY; 16];
-    for k in 0..grid.n_mids {
-        out[k] = ceil_threshold(grid.mids[k] * p, grid.tie_up[k]);
+    for (k, slot) in out.iter_mut().enumerate().take(grid.n_mids) {
+        *slot = ceil_threshold(grid.mids[k] * p, grid.tie_up[k]);
     }
     out
 }

@@ -26,7 +26,7 @@ pub(crate) struct PortableDecode;
 #[inline]
 fn code_at(high_first: bool, codes: &[u8], i: usize) -> u8 {
     let byte = codes[i / 2];
-    if (i % 2 == 0) != high_first {
+    if i.is_multiple_of(2) != high_first {
         byte & 0x0f
     } else {
         byte >> 4

@@ -38,11 +38,11 @@ pub(crate) fn decode_groups(
 ) -> Result<(), ()> {
     let group = plan.format.group_size as usize;
     match backend {
-        Backend::Avx512 if have(backend) && group % 16 == 0 => {
+        Backend::Avx512 if have(backend) && group.is_multiple_of(16) => {
             // SAFETY: AVX-512 F/BW/VL/VBMI were detected at run time (`have`).
             unsafe { decode_avx512(plan, codes, scales, g0, out) }
         }
-        Backend::Avx2 | Backend::Avx512 if have(Backend::Avx2) && group % 8 == 0 => {
+        Backend::Avx2 | Backend::Avx512 if have(Backend::Avx2) && group.is_multiple_of(8) => {
             // SAFETY: AVX2, F16C and BMI2 were detected at run time (`have`).
             unsafe { decode_avx2(plan, codes, scales, g0, out) }
         }
@@ -234,7 +234,7 @@ pub(crate) fn quantize_groups(
 ) {
     let group = plan.format.group_size as usize;
     match backend {
-        Backend::Avx512 if have(backend) && group % 16 == 0 => {
+        Backend::Avx512 if have(backend) && group.is_multiple_of(16) => {
             // SAFETY: AVX-512 F/BW/VL/VBMI were detected at run time.
             unsafe { quantize_avx512(plan, x, codes, scales, grid_of_group) }
         }
