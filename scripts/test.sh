@@ -20,7 +20,7 @@ cargo test --release --all-targets
 
 # Every SIMD backend, forced, against the scalar oracle (only where the tests exist).
 if [ -f tests/simd_equal.rs ]; then
-    for path in scalar avx2 avx512; do
+    for path in scalar portable avx2 avx512; do
         echo "== SIMD equality tests, GRIDGAMES_SIMD=$path"
         GRIDGAMES_SIMD=$path cargo test --release --test simd_equal
     done
