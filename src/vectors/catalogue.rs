@@ -380,7 +380,7 @@ pub fn quantize_cases(f: &Format) -> Result<Vec<QuantCase>, String> {
             let sc = pl.scale_for(i, &probe);
             let p = pl.p_of(sc);
             let mut head = vec![-a];
-            head.extend(pl.fill(i, p, g - 1, 3));
+            head.extend(pl.fill(i, p, g.saturating_sub(1), 3));
             out.push(
                 "negative-extreme",
                 format!("negext.{}.g{i}.negamax", grid.name),
@@ -393,7 +393,7 @@ pub fn quantize_cases(f: &Format) -> Result<Vec<QuantCase>, String> {
             let v = exact_to_f32(Exact::of_f32(min).mul(p));
             if v.abs() <= a {
                 let mut head = vec![a, v, v];
-                head.extend(pl.fill(i, p, g - 3, 5));
+                head.extend(pl.fill(i, p, g.saturating_sub(3), 5));
                 out.push(
                     "negative-extreme",
                     format!("negext.{}.g{i}.mincode", grid.name),
@@ -402,7 +402,7 @@ pub fn quantize_cases(f: &Format) -> Result<Vec<QuantCase>, String> {
             } else {
                 // |min| above the target: the negative end sets the scale.
                 let mut head = vec![v.max(-pl.cap)];
-                head.extend(pl.fill(i, p, g - 1, 5));
+                head.extend(pl.fill(i, p, g.saturating_sub(1), 5));
                 out.push(
                     "negative-extreme",
                     format!("negext.{}.g{i}.mincode-amax", grid.name),
@@ -415,6 +415,8 @@ pub fn quantize_cases(f: &Format) -> Result<Vec<QuantCase>, String> {
     scale_cases(&pl, &mut out, &mut rng);
     nonfinite_cases(&pl, &mut out, &mut rng);
     grid_tie_cases(&pl, &mut out);
+    let mut tie_rng = Rng::from_label(&format!("grid-ties/{}", f.name));
+    searched_tie_cases(&pl, &mut out, &mut tie_rng);
     random_cases(&pl, &mut out, &mut rng);
     Ok(out.cases)
 }
@@ -425,6 +427,16 @@ fn scale_cases(pl: &Planner, out: &mut Out, rng: &mut Rng) {
     let e = &f.scale_element;
     if f.scale_bytes == 1 {
         let max_code = quant::max_scale_code(f);
+        // The grid with the smallest target reaches every scale below the anchor's cap
+        // (the tensor scale is set from that target).
+        let low = (0..f.grids.len())
+            .min_by(|&p, &q| {
+                f.grids[p]
+                    .target_value()
+                    .abs()
+                    .total_cmp(&f.grids[q].target_value().abs())
+            })
+            .unwrap_or(0);
         let min_code = (1..=max_code)
             .find(|&c| c & !f.value_mask == 0 && e.decode(c) > 0.0 && !e.is_nan(c))
             .unwrap_or(0);
@@ -432,7 +444,7 @@ fn scale_cases(pl: &Planner, out: &mut Out, rng: &mut Rng) {
             if code & !f.value_mask != 0 || e.is_nan(code) || e.decode(code) <= 0.0 {
                 continue;
             }
-            let Some(a) = pl.amax_for_scale(0, e.decode(code)) else {
+            let Some(a) = pl.amax_for_scale(low, e.decode(code)) else {
                 continue;
             };
             let rule = if code == max_code {
@@ -701,6 +713,87 @@ fn grid_tie_cases(pl: &Planner, out: &mut Out) {
     }
 }
 
+/// A seeded search for exact grid ties in groups built from few values: the group maximum
+/// (on some grid's target), zeros, and values of every grid at its scale and the midpoints
+/// between them. Finds ties the constructive search above misses (grids whose targets
+/// differ, mirrored grids such as E2M1 ± c).
+fn searched_tie_cases(pl: &Planner, out: &mut Out, rng: &mut Rng) {
+    let f = &pl.f;
+    let n = f.grids.len();
+    if n < 2 {
+        return;
+    }
+    let g = pl.group;
+    let mut found = vec![0usize; n * n];
+    let choices = pl.scale_choices();
+    if choices.is_empty() {
+        return;
+    }
+    for _ in 0..6000 {
+        let k = rng.below(n as u64) as usize;
+        let s = choices[rng.below(choices.len().min(2) as u64) as usize];
+        let Some(a) = pl.amax_for_scale(k, s) else {
+            continue;
+        };
+        let mut probe = vec![0f32; g];
+        probe[0] = if rng.below(2) == 0 { a } else { -a };
+        let mut pool: Vec<f64> = Vec::new();
+        for i in 0..n {
+            let d = decoded(pl, i, &probe);
+            for w in d.windows(2) {
+                pool.push((w[0] + w[1]) / 2.0);
+            }
+            pool.extend(d);
+        }
+        pool.retain(|v| v.abs() <= a as f64 && (*v as f32) as f64 == *v);
+        if pool.is_empty() {
+            continue;
+        }
+        let mut x = probe.clone();
+        let extra = 1 + rng.below(3) as usize;
+        for _ in 0..extra {
+            let at = 1 + rng.below(g as u64 - 1) as usize;
+            x[at] = pool[rng.below(pool.len() as u64) as usize] as f32;
+        }
+        let e: Vec<f64> = pl
+            .singles
+            .iter()
+            .map(|q| q.quantize_group(&x, &pl.ctx).sse)
+            .collect();
+        let best = e.iter().cloned().fold(f64::INFINITY, f64::min);
+        if best <= 0.0 {
+            continue;
+        }
+        let tied: Vec<usize> = (0..n).filter(|&i| e[i] == best).collect();
+        if tied.len() < 2 {
+            continue;
+        }
+        let (i, j) = (tied[0], tied[1]);
+        if found[i * n + j] >= 3 {
+            continue;
+        }
+        found[i * n + j] += 1;
+        let tag = found[i * n + j];
+        out.push(
+            "grid-tie",
+            format!("gridtie.search.g{i}g{j}.{tag}"),
+            pl.tensor(x.clone()),
+        );
+        // Move one non-maximal, non-zero element by one ulp each way.
+        if let Some(at) = (1..g).find(|&t| x[t] != 0.0 && x[t].abs() < a) {
+            for (dir, z) in [("down", x[at].next_down()), ("up", x[at].next_up())] {
+                let mut xn = x.clone();
+                xn[at] = z;
+                out.push(
+                    "grid-near-tie",
+                    format!("gridneartie.search.g{i}g{j}.{tag}.{dir}"),
+                    pl.tensor(xn),
+                );
+            }
+        }
+    }
+}
+
 /// The distinct decoded values (f64, exact) grid `i` can give a group quantized like `x`.
 fn decoded(pl: &Planner, i: usize, x: &[f32]) -> Vec<f64> {
     let scale = pl.scale_for(i, x);
@@ -796,7 +889,10 @@ pub fn decode_cases(f: &Format) -> Vec<DecodeCase> {
     let valid_codes = |grid: usize| -> Vec<u8> {
         let gr = &f.grids[grid];
         let v: Vec<u8> = (0..16u8).filter(|&c| gr.is_valid(c)).collect();
-        (0..g).map(|k| v[k % v.len().max(1)]).collect()
+        if v.is_empty() {
+            return vec![0; g];
+        }
+        (0..g).map(|k| v[k % v.len()]).collect()
     };
     if f.scale_bytes == 1 {
         for byte in 0..=255u32 {
@@ -905,7 +1001,12 @@ pub fn decode_cases(f: &Format) -> Vec<DecodeCase> {
     let valid_bytes: Vec<u32> = (0..=255u32)
         .filter(|&b| f.grid_of_scale(b).is_some() && !f.scale_element.is_nan(b & f.value_mask))
         .collect();
-    for k in 0..24 {
+    let random_cases = if f.scale_bytes == 1 && valid_bytes.is_empty() {
+        0
+    } else {
+        24
+    };
+    for k in 0..random_cases {
         let mut codes = Vec::new();
         let mut scales = Vec::new();
         for _ in 0..4 {
@@ -920,7 +1021,11 @@ pub fn decode_cases(f: &Format) -> Vec<DecodeCase> {
             let gr = &f.grids[grid];
             let v: Vec<u8> = (0..16u8).filter(|&c| gr.is_valid(c)).collect();
             for _ in 0..g {
-                codes.push(v[rng.below(v.len() as u64) as usize]);
+                codes.push(
+                    v.get(rng.below(v.len() as u64) as usize)
+                        .copied()
+                        .unwrap_or(0),
+                );
             }
         }
         let ts = f

@@ -1,0 +1,33 @@
+//! The checked-in C header is what cbindgen generates from `src/lib.rs`. Runs only where the
+//! `cbindgen` CLI is installed (`cargo install cbindgen`); elsewhere it says so and passes.
+
+use std::path::Path;
+use std::process::Command;
+
+#[test]
+fn checked_in_header_is_up_to_date() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::env::temp_dir().join(format!("gridgames-header-{}.h", std::process::id()));
+    let status = Command::new("cbindgen")
+        .arg("--config")
+        .arg(dir.join("cbindgen.toml"))
+        .arg("--crate")
+        .arg("gridgames-capi")
+        .arg("--output")
+        .arg(&out)
+        .arg(dir)
+        .status();
+    let Ok(status) = status else {
+        eprintln!("cbindgen not installed: header freshness not checked");
+        return;
+    };
+    assert!(status.success(), "cbindgen failed");
+    let fresh = std::fs::read_to_string(&out).expect("cbindgen output");
+    let _ = std::fs::remove_file(&out);
+    let checked_in =
+        std::fs::read_to_string(dir.join("include/gridgames.h")).expect("checked-in header");
+    assert!(
+        fresh == checked_in,
+        "capi/include/gridgames.h is stale: regenerate with `cbindgen --config capi/cbindgen.toml --crate gridgames-capi --output capi/include/gridgames.h capi`"
+    );
+}
