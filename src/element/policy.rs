@@ -203,7 +203,7 @@ pub(super) fn encode_ml_dtypes(
         && element.mantissa_bits == 0
         && !element.subnormals
         && element.bias == 127
-        && !(negative && !element.signed)
+        && (!negative || element.signed)
     {
         // ml-dtypes' ConvertImpl sends an f32 subnormal down its "result is subnormal" path
         // (same bias): the 23 fraction bits are rounded to nearest even as a count of 2^-126,

@@ -341,6 +341,8 @@ impl Dyadic {
         .normalized()
     }
 
+    /// Checked exact sum (None on overflow); a method, not `impl Add`, because it can fail.
+    #[allow(clippy::should_implement_trait)]
     pub fn add(self, other: Dyadic) -> Option<Dyadic> {
         let e = self.exponent.min(other.exponent);
         let a = self
@@ -358,6 +360,8 @@ impl Dyadic {
         )
     }
 
+    /// Checked exact product (None on overflow).
+    #[allow(clippy::should_implement_trait)]
     pub fn mul(self, other: Dyadic) -> Option<Dyadic> {
         Some(
             Dyadic {
