@@ -149,8 +149,18 @@ fn bit_length(x: u128) -> i32 {
 /// and whether any lower bit was set (sticky).
 fn shift_right_with_round(m: u128, shift: i32, sticky_in: bool) -> (u128, bool, bool) {
     if shift <= 0 {
-        // No bits dropped: the incoming sticky lies below the last kept bit.
-        let kept = if shift == 0 { m } else { m << (-shift) as u32 };
+        // No bits dropped: the incoming sticky lies below the last kept bit. A left shift
+        // that would push set bits past bit 127 saturates instead (the value is beyond
+        // every format's range, so callers report overflow); a plain `<<` silently lost
+        // those bits and encoded e.g. 2^130 as INT4 zero (fuzz/regressions/element).
+        let left = shift.unsigned_abs();
+        let kept = if m == 0 {
+            0
+        } else if left >= m.leading_zeros() {
+            u128::MAX
+        } else {
+            m << left
+        };
         return (kept, false, sticky_in);
     }
     if shift > 128 {
@@ -176,7 +186,8 @@ fn apply_rounding(kept: u128, round: bool, sticky: bool, rounding: Rounding) -> 
         Rounding::TowardZero => false,
         Rounding::MagnitudeUp => inexact,
     };
-    kept + up as u128
+    // Saturating: `kept` may be the saturated u128::MAX of an out-of-range value.
+    kept.saturating_add(up as u128)
 }
 
 impl Element {

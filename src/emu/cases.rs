@@ -116,7 +116,18 @@ fn err<T>(m: impl Into<String>) -> Result<T, LineError> {
     Err(LineError(m.into()))
 }
 
+/// Rejects anything but ASCII hex digits up front: the fixed-width fields are then sliced by
+/// byte offsets, which would panic inside a multi-byte character, and `from_str_radix` alone
+/// would also accept a leading `+` (fuzz/regressions/mma_cases).
+fn check_hex(field: &str, tok: &str) -> Result<(), LineError> {
+    match tok.char_indices().find(|(_, c)| !c.is_ascii_hexdigit()) {
+        Some((i, c)) => err(format!("{field}: `{c}` at byte {i} is not a hex digit")),
+        None => Ok(()),
+    }
+}
+
 fn hex_codes(field: &str, tok: &str, digits: usize, f: Format) -> Result<Vec<u32>, LineError> {
+    check_hex(field, tok)?;
     if !tok.len().is_multiple_of(digits) {
         return err(format!(
             "{field}: {} hex digits is not a multiple of {digits} ({f} takes {digits} per element)",
@@ -158,6 +169,7 @@ fn scales(field: &str, tok: &str, n: usize) -> Result<Vec<u8>, LineError> {
             ))
         };
     }
+    check_hex(field, tok)?;
     if tok.len() != 2 * n {
         return err(format!(
             "{field}: expected {} hex digits ({n} scale bytes), found {}",

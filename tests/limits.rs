@@ -1,0 +1,301 @@
+//! Resource limits on hostile input: declared sizes are checked against the real file length
+//! before any allocation, `--max-bytes` bounds what the CLI reads, and the streaming
+//! quantizer (`container::stream`) writes the same tensors as the in-memory path.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use gridgames::container::{self, npy, stream};
+use gridgames::quant::{Profile, Quantizer};
+use gridgames::tables;
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Dir {
+        let d =
+            std::env::temp_dir().join(format!("gridgames-limits-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        Dir(d)
+    }
+    fn path(&self, f: &str) -> PathBuf {
+        self.0.join(f)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn run(dir: &Dir, args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_gridgames"))
+        .args(args)
+        .current_dir(&dir.0)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A deterministic, varied tensor (xorshift; magnitudes over several binades, exact zeros).
+fn values(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed | 1;
+    (0..n)
+        .map(|i| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            if i % 37 == 0 {
+                0.0
+            } else {
+                let m = (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+                m * (1u64 << (s % 12)) as f32
+            }
+        })
+        .collect()
+}
+
+/// A safetensors file with the given F32 tensors (name, shape, values).
+fn float_safetensors(tensors: &[(&str, Vec<usize>, Vec<f32>)]) -> Vec<u8> {
+    use safetensors::tensor::{Dtype, TensorView};
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|t| t.2.iter().flat_map(|v| v.to_le_bytes()).collect())
+        .collect();
+    let views: Vec<(String, TensorView)> = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|(t, b)| {
+            (
+                t.0.to_string(),
+                TensorView::new(Dtype::F32, t.1.clone(), b).unwrap(),
+            )
+        })
+        .collect();
+    safetensors::serialize(views, None).unwrap()
+}
+
+/// Every tensor of a safetensors file: name → (dtype, shape, data), and its metadata.
+type Tensors = (
+    std::collections::BTreeMap<String, (String, Vec<usize>, Vec<u8>)>,
+    std::collections::BTreeMap<String, String>,
+);
+
+fn tensors_of(bytes: &[u8]) -> Tensors {
+    let st = safetensors::SafeTensors::deserialize(bytes).unwrap();
+    let (_, meta) = safetensors::SafeTensors::read_metadata(bytes).unwrap();
+    let t = st
+        .tensors()
+        .into_iter()
+        .map(|(n, v)| {
+            (
+                n,
+                (
+                    format!("{:?}", v.dtype()),
+                    v.shape().to_vec(),
+                    v.data().to_vec(),
+                ),
+            )
+        })
+        .collect();
+    let m = meta
+        .metadata()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    (t, m)
+}
+
+/// The in-memory path, as `gridgames quantize` did before streaming: read, quantize whole
+/// tensors, `safetensors_bytes`.
+fn in_memory(input: &Path, q: &Quantizer, pad: bool) -> Vec<u8> {
+    let tensors = container::read_float_input(input, false, None).unwrap();
+    let group = q.format.group_size as usize;
+    let is_npy = input.extension().is_some_and(|e| e == "npy");
+    let mut items = Vec::new();
+    let mut passthrough = Vec::new();
+    for t in tensors {
+        let cols = *t.shape.last().unwrap_or(&t.data.len());
+        let one_row = t.shape.iter().rev().skip(1).product::<usize>() <= 1;
+        if !(cols % group == 0 || (pad && one_row)) && t.shape.len() >= 2 && !is_npy {
+            passthrough.push(t);
+            continue;
+        }
+        let name = if is_npy {
+            "tensor".to_string()
+        } else {
+            t.name.trim_end_matches(".weight").to_string()
+        };
+        let shape = if t.shape.is_empty() {
+            vec![1]
+        } else {
+            t.shape.clone()
+        };
+        items.push((name, shape, q.quantize(&t.data, pad).unwrap()));
+    }
+    container::safetensors_bytes(&items, &passthrough, &q.format, q.profile).unwrap()
+}
+
+#[test]
+fn streaming_equals_in_memory_for_every_format_and_chunk_size() {
+    let d = Dir::new("stream");
+    // Three tensors: a quantizable 2-D one, a 1-row one, and a norm-like one that no
+    // format's group divides (copied as F32).
+    let st = float_safetensors(&[
+        ("a.weight", vec![6, 128], values(768, 1)),
+        ("b.weight", vec![1, 256], values(256, 2)),
+        ("norm", vec![3, 5], values(15, 3)),
+    ]);
+    let st_path = d.path("in.safetensors");
+    std::fs::write(&st_path, st).unwrap();
+    let npy_path = d.path("x.npy");
+    std::fs::write(&npy_path, npy::f32_bytes(&[50], &values(50, 4))).unwrap();
+    for format in tables::FORMATS {
+        for profile in Profile::for_format(format) {
+            let q = Quantizer::new(format, profile).unwrap();
+            let want = tensors_of(&in_memory(&st_path, &q, false));
+            // Chunks of one pair of groups, an odd number of elements (rounded down to whole
+            // pairs), and the default.
+            for chunk in [
+                1,
+                3 * format.group_size as usize + 1,
+                stream::CHUNK_ELEMENTS,
+            ] {
+                let out = d.path("out.safetensors");
+                stream::quantize_file(&st_path, &out, &q, false, false, None, chunk).unwrap();
+                let got = tensors_of(&std::fs::read(&out).unwrap());
+                assert_eq!(
+                    got,
+                    want,
+                    "{} {} chunk {chunk}",
+                    format.name,
+                    profile.name()
+                );
+            }
+            // Padding of a 1-D .npy tensor.
+            let want = tensors_of(&in_memory(&npy_path, &q, true));
+            let out = d.path("pad.safetensors");
+            stream::quantize_file(&npy_path, &out, &q, true, false, None, 1).unwrap();
+            let got = tensors_of(&std::fs::read(&out).unwrap());
+            assert_eq!(got, want, "{} {} padded", format.name, profile.name());
+        }
+    }
+}
+
+#[test]
+fn npy_declared_shape_is_checked_before_allocation() {
+    // A 100-byte file whose header claims 2^40 f32 values: refused by the header check,
+    // with the numbers, not by an allocation failure.
+    let mut bytes = npy::to_bytes("<f4", &[1 << 20, 1 << 20], &[]);
+    bytes.extend_from_slice(&[0; 16]);
+    let e = npy::parse(&bytes).unwrap_err();
+    assert!(
+        e.contains("needs 4398046511104 data bytes, the file has 16"),
+        "{e}"
+    );
+    let h = npy::parse_header(&bytes, bytes.len() as u64).unwrap_err();
+    assert_eq!(h, e);
+    // A shape whose byte size overflows usize.
+    let bytes = npy::to_bytes("<f4", &[usize::MAX / 2, 3], &[]);
+    assert_eq!(npy::parse(&bytes).unwrap_err(), "shape overflows");
+    // A version-2 header that declares 4 GiB of header in a 12-byte file.
+    let mut v2 = b"\x93NUMPY\x02\x00".to_vec();
+    v2.extend_from_slice(&u32::MAX.to_le_bytes());
+    assert_eq!(npy::parse(&v2).unwrap_err(), "truncated .npy header");
+}
+
+#[test]
+fn safetensors_declared_sizes_are_checked_before_allocation() {
+    let d = Dir::new("st");
+    let q = Quantizer::new(&tables::NVFP4, Profile::Reference).unwrap();
+    let out = d.path("o.safetensors");
+    // Header length far beyond the file.
+    let p = d.path("huge.safetensors");
+    let mut b = (u64::MAX - 3).to_le_bytes().to_vec();
+    b.extend_from_slice(b"{}");
+    std::fs::write(&p, &b).unwrap();
+    let e = stream::quantize_file(&p, &out, &q, false, false, None, 1 << 20).unwrap_err();
+    assert!(e.contains("exceeds the file"), "{e}");
+    // A tensor whose data offsets run past the end of the file.
+    let header = br#"{"w":{"dtype":"F32","shape":[1073741824],"data_offsets":[0,4294967296]}}"#;
+    let mut b = (header.len() as u64).to_le_bytes().to_vec();
+    b.extend_from_slice(header);
+    b.extend_from_slice(&[0; 64]);
+    let p = d.path("short.safetensors");
+    std::fs::write(&p, &b).unwrap();
+    let e = stream::quantize_file(&p, &out, &q, false, false, None, 1 << 20).unwrap_err();
+    assert!(
+        e.contains("4294967296 data bytes, the file holds 64"),
+        "{e}"
+    );
+    assert!(container::read_safetensors_floats(&p, &b, None).is_err());
+    // Shape and offsets that disagree.
+    let header = br#"{"w":{"dtype":"F32","shape":[1000000],"data_offsets":[0,64]}}"#;
+    let mut b = (header.len() as u64).to_le_bytes().to_vec();
+    b.extend_from_slice(header);
+    b.extend_from_slice(&[0; 64]);
+    let p = d.path("shape.safetensors");
+    std::fs::write(&p, &b).unwrap();
+    assert!(stream::quantize_file(&p, &out, &q, false, false, None, 1 << 20).is_err());
+    assert!(!out.exists(), "no output after a refused input");
+}
+
+#[test]
+fn cli_max_bytes_refuses_large_inputs_and_leaves_nothing() {
+    let d = Dir::new("max");
+    std::fs::write(d.path("x.npy"), npy::f32_bytes(&[64], &values(64, 9))).unwrap();
+    for args in [
+        &["quantize", "--max-bytes", "100", "x.npy", "q.safetensors"][..],
+        &[
+            "convert",
+            "--to",
+            "e4m3",
+            "--max-bytes",
+            "100",
+            "x.npy",
+            "c.npy",
+        ][..],
+    ] {
+        let (ok, err) = run(&d, args);
+        assert!(!ok);
+        assert!(err.contains("larger than --max-bytes (100 bytes)"), "{err}");
+    }
+    let (ok, err) = run(
+        &d,
+        &["quantize", "--max-bytes", "lots", "x.npy", "q.safetensors"],
+    );
+    assert!(!ok && err.contains("is not a size"), "{err}");
+    let (ok, err) = run(&d, &["quantize", "x.npy", "q.safetensors"]);
+    assert!(ok, "{err}");
+    let (ok, err) = run(
+        &d,
+        &["decode", "--max-bytes", "1K", "q.safetensors", "y.npy"],
+    );
+    assert!(ok, "{err}");
+    let (ok, err) = run(
+        &d,
+        &["decode", "--max-bytes", "64", "q.safetensors", "z.npy"],
+    );
+    assert!(!ok && err.contains("--max-bytes"), "{err}");
+    assert!(!d.path("c.npy").exists() && !d.path("z.npy").exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn cli_max_bytes_bounds_endless_inputs() {
+    // /dev/zero reports length 0 and never ends: the bound is on bytes read, so decode
+    // stops at --max-bytes + 1 instead of reading forever.
+    let d = Dir::new("zero");
+    std::os::unix::fs::symlink("/dev/zero", d.path("z.safetensors")).unwrap();
+    let (ok, err) = run(
+        &d,
+        &["decode", "--max-bytes", "1M", "z.safetensors", "y.npy"],
+    );
+    assert!(!ok && err.contains("larger than --max-bytes"), "{err}");
+}
