@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use gridgames::vectors::catalogue::{QUANTIZE_RULES, DECODE_RULES};
+use gridgames::vectors::catalogue::{DECODE_RULES, QUANTIZE_RULES};
 use gridgames::vectors::text::{count_cases, parse_bytes, parse_words, CaseFile};
 use gridgames::vectors::verify::{verify_decode_text, verify_quantize_text, Overrides};
 use gridgames::vectors::{generate_all, Options};
@@ -54,18 +54,34 @@ fn checked_in_files_are_what_the_generator_produces() {
 #[test]
 fn every_format_and_profile_has_files_and_every_rule_is_covered() {
     for f in gridgames::tables::FORMATS.iter() {
-        let decode = CaseFile::parse("decode", &read(&format!("{}/decode.txt", f.name))).expect("parses");
-        let rules: Vec<&str> = decode.lines.iter().filter_map(|(_, l)| l.get("rule")).collect();
-        for r in ["random"] {
-            assert!(rules.contains(&r), "{}: decode rule {r} missing", f.name);
-        }
-        assert!(rules.iter().all(|r| DECODE_RULES.iter().any(|(k, _)| k == r)));
-        assert_eq!(decode.header("crate"), Some(format!("gridgames {}", env!("CARGO_PKG_VERSION")).as_str()));
+        let decode =
+            CaseFile::parse("decode", &read(&format!("{}/decode.txt", f.name))).expect("parses");
+        let rules: Vec<&str> = decode
+            .lines
+            .iter()
+            .filter_map(|(_, l)| l.get("rule"))
+            .collect();
+        assert!(
+            rules.contains(&"random"),
+            "{}: decode rule random missing",
+            f.name
+        );
+        assert!(rules
+            .iter()
+            .all(|r| DECODE_RULES.iter().any(|(k, _)| k == r)));
+        assert_eq!(
+            decode.header("crate"),
+            Some(format!("gridgames {}", env!("CARGO_PKG_VERSION")).as_str())
+        );
         assert_eq!(decode.header("command"), Some("gridgames vectors generate"));
         for p in gridgames::quant::Profile::for_format(f) {
             let text = read(&format!("{}/{}/quantize.txt", f.name, p.name()));
             let file = CaseFile::parse("quantize", &text).expect("parses");
-            let rules: Vec<&str> = file.lines.iter().filter_map(|(_, l)| l.get("rule")).collect();
+            let rules: Vec<&str> = file
+                .lines
+                .iter()
+                .filter_map(|(_, l)| l.get("rule"))
+                .collect();
             let mut required = vec![
                 "zero-group",
                 "neg-zero-group",
@@ -89,9 +105,16 @@ fn every_format_and_profile_has_files_and_every_rule_is_covered() {
                 required.push("grid-tie");
             }
             for r in required {
-                assert!(rules.contains(&r), "{} / {}: rule {r} missing", f.name, p.name());
+                assert!(
+                    rules.contains(&r),
+                    "{} / {}: rule {r} missing",
+                    f.name,
+                    p.name()
+                );
             }
-            assert!(rules.iter().all(|r| QUANTIZE_RULES.iter().any(|(k, _)| k == r)));
+            assert!(rules
+                .iter()
+                .all(|r| QUANTIZE_RULES.iter().any(|(k, _)| k == r)));
             // Every non-finite input is an expected error under every current profile.
             for (_, l) in &file.lines {
                 if l.get("rule") == Some("non-finite") {
@@ -107,12 +130,18 @@ fn every_format_and_profile_has_files_and_every_rule_is_covered() {
 fn checked_in_files_verify_clean_against_themselves() {
     for f in gridgames::tables::FORMATS.iter() {
         let name = format!("{}/decode.txt", f.name);
-        let r = verify_decode_text(&name, &read(&name), &Overrides::default()).expect("decode file");
+        let r =
+            verify_decode_text(&name, &read(&name), &Overrides::default()).expect("decode file");
         assert!(r.mismatches.is_empty(), "{name}: {}", r.render(3, &[]));
         for p in gridgames::quant::Profile::for_format(f) {
             let name = format!("{}/{}/quantize.txt", f.name, p.name());
-            let r = verify_quantize_text(&name, &read(&name), &Overrides::default(), Options::default())
-                .expect("quantize file");
+            let r = verify_quantize_text(
+                &name,
+                &read(&name),
+                &Overrides::default(),
+                Options::default(),
+            )
+            .expect("quantize file");
             assert!(r.mismatches.is_empty(), "{name}: {}", r.render(3, &[]));
             assert!(r.cases > 100);
         }
@@ -137,8 +166,8 @@ fn e2m1_value(c: u8) -> f64 {
 fn e2m1_rne(y: f64) -> u8 {
     let m = y.abs();
     let mut best = 0usize;
-    for c in 1..8 {
-        let (dn, db) = ((m - E2M1[c]).abs(), (m - E2M1[best]).abs());
+    for (c, &v) in E2M1.iter().enumerate().skip(1) {
+        let (dn, db) = ((m - v).abs(), (m - E2M1[best]).abs());
         if dn < db || (dn == db && c % 2 == 0) {
             best = c;
         }
@@ -190,7 +219,7 @@ fn floor_log2(x: f32) -> i32 {
 
 fn code_at(high_first: bool, q: &[u8], i: usize) -> u8 {
     let b = q[i / 2];
-    if (i % 2 == 0) != high_first {
+    if i.is_multiple_of(2) != high_first {
         b & 15
     } else {
         b >> 4
@@ -220,8 +249,13 @@ fn reference_quantize_vectors_match_oracle() {
             let s = parse_bytes(l.get("s").unwrap_or(""), "s").expect("s");
             let amax = x.iter().fold(0f32, |m, v| m.max(v.abs()));
             let ts = if nv {
-                let t = f32::from_bits(parse_words(l.get("t").unwrap_or(""), 8, "t").expect("t")[0]);
-                let want = if amax == 0.0 { 1.0 } else { (amax as f64 / 2688.0) as f32 };
+                let t =
+                    f32::from_bits(parse_words(l.get("t").unwrap_or(""), 8, "t").expect("t")[0]);
+                let want = if amax == 0.0 {
+                    1.0
+                } else {
+                    (amax as f64 / 2688.0) as f32
+                };
                 let want = if want == 0.0 { f32::from_bits(1) } else { want };
                 assert_eq!(t.to_bits(), want.to_bits(), "{name}:{n}: tensor scale");
                 t as f64
@@ -241,12 +275,20 @@ fn reference_quantize_vectors_match_oracle() {
                 let sv = if nv { ue4m3(want_s) } else { e8m0(want_s) } * ts;
                 for (j, &v) in chunk.iter().enumerate() {
                     let y = if sv == 0.0 {
-                        if v.is_sign_negative() { -0.0 } else { 0.0 }
+                        if v.is_sign_negative() {
+                            -0.0
+                        } else {
+                            0.0
+                        }
                     } else {
                         v as f64 / sv
                     };
                     let i = gi * g + j;
-                    assert_eq!(code_at(false, &q, i), e2m1_rne(y), "{name}:{n}: element {i} (x = {v:e})");
+                    assert_eq!(
+                        code_at(false, &q, i),
+                        e2m1_rne(y),
+                        "{name}:{n}: element {i} (x = {v:e})"
+                    );
                     checked += 1;
                 }
             }
@@ -284,8 +326,16 @@ fn e2m1_decode_vectors_match_oracle() {
                     continue;
                 }
                 assert_eq!(f32s[i], (v as f32).to_bits(), "{name}:{n}: f32 element {i}");
-                assert_eq!(f16s[i], half::f16::from_f64(v).to_bits() as u32, "{name}:{n}: f16 element {i}");
-                assert_eq!(bf16s[i], half::bf16::from_f64(v).to_bits() as u32, "{name}:{n}: bf16 element {i}");
+                assert_eq!(
+                    f16s[i],
+                    half::f16::from_f64(v).to_bits() as u32,
+                    "{name}:{n}: f16 element {i}"
+                );
+                assert_eq!(
+                    bf16s[i],
+                    half::bf16::from_f64(v).to_bits() as u32,
+                    "{name}:{n}: bf16 element {i}"
+                );
             }
         }
     }

@@ -25,8 +25,8 @@ enum Tie {
 fn e2m1(y: f64, tie: Tie) -> u8 {
     let m = y.abs();
     let mut best = 0usize;
-    for c in 1..8 {
-        let d_new = (m - E2M1[c]).abs();
+    for (c, &v) in E2M1.iter().enumerate().skip(1) {
+        let d_new = (m - v).abs();
         let d_best = (m - E2M1[best]).abs();
         if d_new < d_best {
             best = c;
@@ -70,7 +70,7 @@ fn ue4m3_round(v: f64, half_up: bool) -> u8 {
 
 fn code_at(f: &Format, codes: &[u8], i: usize) -> u8 {
     let b = codes[i / 2];
-    if (i % 2 == 0) != f.high_nibble_first {
+    if i.is_multiple_of(2) != f.high_nibble_first {
         b & 15
     } else {
         b >> 4
@@ -79,7 +79,7 @@ fn code_at(f: &Format, codes: &[u8], i: usize) -> u8 {
 
 fn put_code(f: &Format, codes: &mut [u8], i: usize, c: u8) {
     let b = &mut codes[i / 2];
-    if (i % 2 == 0) != f.high_nibble_first {
+    if i.is_multiple_of(2) != f.high_nibble_first {
         *b = (*b & 0xf0) | c;
     } else {
         *b = (*b & 0x0f) | (c << 4);
@@ -322,8 +322,8 @@ fn bug_wrong_shift_sign() {
                 continue;
             }
             let s = f.scale_value(r.scales[gi] as u32) * ts;
-            for i in gi * g..(gi + 1) * g {
-                let y = x[i] as f64 / s;
+            for (i, &xi) in x.iter().enumerate().skip(gi * g).take(g) {
+                let y = xi as f64 / s;
                 let mut best = 0u8;
                 for c in 0..16u8 {
                     let wrong = f.grids[0].value(c) as f64 - offset;

@@ -112,17 +112,26 @@ uint32_t gg_format_count(void);
 /*
  Index of the built-in format named by the `len` bytes at `name` (no NUL terminator
  needed), or `GG_ERR_FORMAT`.
+
+ # Safety
+ `name` must be NULL or point to `len` readable bytes.
  */
 int32_t gg_format_find(const uint8_t *name, size_t len);
 
 /*
  Copy the name of format `index` into `buf` (at most `cap` bytes, NUL-terminated when
  room remains). Returns the name's length in bytes, or `GG_ERR_FORMAT`.
+
+ # Safety
+ `buf` must be NULL or point to `cap` writable bytes.
  */
 int32_t gg_format_name(uint32_t index, uint8_t *buf, size_t cap);
 
 /*
  Fill `info` for format `index`. Returns `GG_OK`, `GG_ERR_FORMAT` or `GG_ERR_NULL`.
+
+ # Safety
+ `info` must be NULL or point to a writable `GgFormatInfo`.
  */
 int32_t gg_format_info(uint32_t index, struct GgFormatInfo *info);
 
@@ -132,6 +141,11 @@ int32_t gg_format_info(uint32_t index, struct GgFormatInfo *info);
  `scales` one stored scale per group (`scale_bytes` each). `tensor_scale` is ignored by
  formats without one. On failure returns a negative status and, if `err` is not NULL,
  fills it.
+
+ # Safety
+ `codes` and `scales` must be NULL (only with a zero length) or point to `codes_len` and
+ `scales_len` readable bytes; `out` must be NULL (only with n = 0) or point to room for `n`
+ floats; `err` must be NULL or point to a writable `GgError`.
  */
 int32_t gg_decode_f32(uint32_t format,
                       const uint8_t *codes,
@@ -147,6 +161,9 @@ int32_t gg_decode_f32(uint32_t format,
  Like `gg_decode_f32`, writing raw bit patterns of `output` (`GG_OUTPUT_F32`,
  `GG_OUTPUT_F16`, `GG_OUTPUT_BF16`; 16-bit results in the low half of each word), each
  rounded once from the exact product.
+
+ # Safety
+ As for `gg_decode_f32`, with `out` pointing to room for `n` 32-bit words.
  */
 int32_t gg_decode_bits(uint32_t format,
                        const uint8_t *codes,

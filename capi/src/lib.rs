@@ -6,7 +6,9 @@
 //! code; nothing panics across the FFI boundary.
 //!
 //! `unsafe` appears only where a C pointer becomes a Rust slice, each with its `// SAFETY:`
-//! argument.
+//! argument. Functions that take pointers are `unsafe extern "C"`: their `# Safety`
+//! sections state what the C caller promises.
+#![deny(unsafe_op_in_unsafe_fn)]
 
 use gridgames::decode::{self, DecodeError, Output};
 use gridgames::format::Format;
@@ -73,8 +75,11 @@ pub extern "C" fn gg_format_count() -> u32 {
 
 /// Index of the built-in format named by the `len` bytes at `name` (no NUL terminator
 /// needed), or `GG_ERR_FORMAT`.
+///
+/// # Safety
+/// `name` must be NULL or point to `len` readable bytes.
 #[no_mangle]
-pub extern "C" fn gg_format_find(name: *const u8, len: usize) -> i32 {
+pub unsafe extern "C" fn gg_format_find(name: *const u8, len: usize) -> i32 {
     if name.is_null() {
         return GG_ERR_NULL;
     }
@@ -89,8 +94,11 @@ pub extern "C" fn gg_format_find(name: *const u8, len: usize) -> i32 {
 
 /// Copy the name of format `index` into `buf` (at most `cap` bytes, NUL-terminated when
 /// room remains). Returns the name's length in bytes, or `GG_ERR_FORMAT`.
+///
+/// # Safety
+/// `buf` must be NULL or point to `cap` writable bytes.
 #[no_mangle]
-pub extern "C" fn gg_format_name(index: u32, buf: *mut u8, cap: usize) -> i32 {
+pub unsafe extern "C" fn gg_format_name(index: u32, buf: *mut u8, cap: usize) -> i32 {
     let Some(f) = format_at(index) else {
         return GG_ERR_FORMAT;
     };
@@ -106,8 +114,11 @@ pub extern "C" fn gg_format_name(index: u32, buf: *mut u8, cap: usize) -> i32 {
 }
 
 /// Fill `info` for format `index`. Returns `GG_OK`, `GG_ERR_FORMAT` or `GG_ERR_NULL`.
+///
+/// # Safety
+/// `info` must be NULL or point to a writable `GgFormatInfo`.
 #[no_mangle]
-pub extern "C" fn gg_format_info(index: u32, info: *mut GgFormatInfo) -> i32 {
+pub unsafe extern "C" fn gg_format_info(index: u32, info: *mut GgFormatInfo) -> i32 {
     let Some(f) = format_at(index) else {
         return GG_ERR_FORMAT;
     };
@@ -147,49 +158,50 @@ fn status_of(e: DecodeError) -> GgError {
     }
 }
 
-fn report(err: *mut GgError, e: GgError) -> i32 {
-    if !err.is_null() {
-        // SAFETY: `err` is non-null and the caller promises it points to a writable GgError.
-        unsafe { err.write(e) };
+fn status(s: i32) -> GgError {
+    GgError {
+        status: s,
+        index: 0,
+        value: 0,
+    }
+}
+
+/// A C byte buffer as a slice; `None` for NULL with a non-zero length.
+///
+/// # Safety
+/// A non-null `p` must point to `len` readable bytes that stay valid for `'a`.
+unsafe fn bytes<'a>(p: *const u8, len: usize) -> Option<&'a [u8]> {
+    if len == 0 {
+        Some(&[])
+    } else if p.is_null() {
+        None
+    } else {
+        // SAFETY: non-null, and the caller promises `len` readable bytes for `'a`.
+        Some(unsafe { core::slice::from_raw_parts(p, len) })
+    }
+}
+
+/// A C output buffer as a mutable slice; `None` for NULL with a non-zero length.
+///
+/// # Safety
+/// A non-null `p` must point to room for `n` values of `T`, not aliased, valid for `'a`.
+unsafe fn out_slice<'a, T>(p: *mut T, n: usize) -> Option<&'a mut [T]> {
+    if n == 0 {
+        Some(&mut [])
+    } else if p.is_null() {
+        None
+    } else {
+        // SAFETY: non-null, and the caller promises room for `n` unaliased values for `'a`.
+        Some(unsafe { core::slice::from_raw_parts_mut(p, n) })
+    }
+}
+
+/// Write `e` to `err` (if given) and return its status.
+fn report(err: Option<&mut GgError>, e: GgError) -> i32 {
+    if let Some(slot) = err {
+        *slot = e;
     }
     e.status
-}
-
-/// The inputs of a decode as slices, or a status.
-struct Inputs<'a> {
-    format: &'static Format,
-    codes: &'a [u8],
-    scales: &'a [u8],
-}
-
-fn inputs<'a>(
-    format: u32,
-    codes: *const u8,
-    codes_len: usize,
-    scales: *const u8,
-    scales_len: usize,
-) -> Result<Inputs<'a>, i32> {
-    let format = format_at(format).ok_or(GG_ERR_FORMAT)?;
-    if (codes.is_null() && codes_len > 0) || (scales.is_null() && scales_len > 0) {
-        return Err(GG_ERR_NULL);
-    }
-    let codes = if codes_len == 0 {
-        &[][..]
-    } else {
-        // SAFETY: non-null (checked above); the caller promises `codes_len` readable bytes.
-        unsafe { core::slice::from_raw_parts(codes, codes_len) }
-    };
-    let scales = if scales_len == 0 {
-        &[][..]
-    } else {
-        // SAFETY: non-null (checked above); the caller promises `scales_len` readable bytes.
-        unsafe { core::slice::from_raw_parts(scales, scales_len) }
-    };
-    Ok(Inputs {
-        format,
-        codes,
-        scales,
-    })
 }
 
 /// Decode `n` elements of format `format` to f32: `grid[sel][code] × scale × tensor_scale`,
@@ -197,8 +209,13 @@ fn inputs<'a>(
 /// `scales` one stored scale per group (`scale_bytes` each). `tensor_scale` is ignored by
 /// formats without one. On failure returns a negative status and, if `err` is not NULL,
 /// fills it.
+///
+/// # Safety
+/// `codes` and `scales` must be NULL (only with a zero length) or point to `codes_len` and
+/// `scales_len` readable bytes; `out` must be NULL (only with n = 0) or point to room for `n`
+/// floats; `err` must be NULL or point to a writable `GgError`.
 #[no_mangle]
-pub extern "C" fn gg_decode_f32(
+pub unsafe extern "C" fn gg_decode_f32(
     format: u32,
     codes: *const u8,
     codes_len: usize,
@@ -209,36 +226,23 @@ pub extern "C" fn gg_decode_f32(
     n: usize,
     err: *mut GgError,
 ) -> i32 {
-    let inp = match inputs(format, codes, codes_len, scales, scales_len) {
-        Ok(i) => i,
-        Err(s) => {
-            return report(
-                err,
-                GgError {
-                    status: s,
-                    index: 0,
-                    value: 0,
-                },
-            )
-        }
+    // SAFETY: the caller promises `err` is NULL or points to a writable GgError.
+    let err = unsafe { err.as_mut() };
+    let Some(f) = format_at(format) else {
+        return report(err, status(GG_ERR_FORMAT));
     };
-    if out.is_null() && n > 0 {
-        return report(
-            err,
-            GgError {
-                status: GG_ERR_NULL,
-                index: 0,
-                value: 0,
-            },
-        );
-    }
-    let out = if n == 0 {
-        &mut [][..]
-    } else {
-        // SAFETY: non-null (checked above); the caller promises room for `n` f32 values.
-        unsafe { core::slice::from_raw_parts_mut(out, n) }
+    // SAFETY: the caller promises the buffers' sizes (see `# Safety`).
+    let (codes, scales, out) = unsafe {
+        (
+            bytes(codes, codes_len),
+            bytes(scales, scales_len),
+            out_slice(out, n),
+        )
     };
-    match decode::decode_f32(inp.format, inp.codes, inp.scales, tensor_scale, out) {
+    let (Some(codes), Some(scales), Some(out)) = (codes, scales, out) else {
+        return report(err, status(GG_ERR_NULL));
+    };
+    match decode::decode_f32(f, codes, scales, tensor_scale, out) {
         Ok(()) => GG_OK,
         Err(e) => report(err, status_of(e)),
     }
@@ -247,8 +251,11 @@ pub extern "C" fn gg_decode_f32(
 /// Like `gg_decode_f32`, writing raw bit patterns of `output` (`GG_OUTPUT_F32`,
 /// `GG_OUTPUT_F16`, `GG_OUTPUT_BF16`; 16-bit results in the low half of each word), each
 /// rounded once from the exact product.
+///
+/// # Safety
+/// As for `gg_decode_f32`, with `out` pointing to room for `n` 32-bit words.
 #[no_mangle]
-pub extern "C" fn gg_decode_bits(
+pub unsafe extern "C" fn gg_decode_bits(
     format: u32,
     codes: *const u8,
     codes_len: usize,
@@ -260,6 +267,8 @@ pub extern "C" fn gg_decode_bits(
     n: usize,
     err: *mut GgError,
 ) -> i32 {
+    // SAFETY: the caller promises `err` is NULL or points to a writable GgError.
+    let err = unsafe { err.as_mut() };
     let kind = match output {
         GG_OUTPUT_F32 => Output::F32,
         GG_OUTPUT_F16 => Output::F16,
@@ -275,36 +284,21 @@ pub extern "C" fn gg_decode_bits(
             )
         }
     };
-    let inp = match inputs(format, codes, codes_len, scales, scales_len) {
-        Ok(i) => i,
-        Err(s) => {
-            return report(
-                err,
-                GgError {
-                    status: s,
-                    index: 0,
-                    value: 0,
-                },
-            )
-        }
+    let Some(f) = format_at(format) else {
+        return report(err, status(GG_ERR_FORMAT));
     };
-    if out.is_null() && n > 0 {
-        return report(
-            err,
-            GgError {
-                status: GG_ERR_NULL,
-                index: 0,
-                value: 0,
-            },
-        );
-    }
-    let out = if n == 0 {
-        &mut [][..]
-    } else {
-        // SAFETY: non-null (checked above); the caller promises room for `n` u32 values.
-        unsafe { core::slice::from_raw_parts_mut(out, n) }
+    // SAFETY: the caller promises the buffers' sizes (see `# Safety`).
+    let (codes, scales, out) = unsafe {
+        (
+            bytes(codes, codes_len),
+            bytes(scales, scales_len),
+            out_slice(out, n),
+        )
     };
-    match decode::decode_bits(inp.format, inp.codes, inp.scales, tensor_scale, kind, out) {
+    let (Some(codes), Some(scales), Some(out)) = (codes, scales, out) else {
+        return report(err, status(GG_ERR_NULL));
+    };
+    match decode::decode_bits(f, codes, scales, tensor_scale, kind, out) {
         Ok(()) => GG_OK,
         Err(e) => report(err, status_of(e)),
     }
@@ -317,24 +311,28 @@ mod tests {
     #[test]
     fn nvfp4_code_7_scale_1_decodes_to_6() {
         let name = b"nvfp4";
-        let idx = gg_format_find(name.as_ptr(), name.len());
+        // SAFETY: a valid pointer and length.
+        let idx = unsafe { gg_format_find(name.as_ptr(), name.len()) };
         assert!(idx >= 0);
         // UE4M3 0x38 = 1.0; code 7 = 6.0; code 0xf = -6.0 (hand-derived from E2M1).
         let codes = [0xf7u8; 8];
         let scales = [0x38u8];
         let mut out = [0f32; 16];
         let mut err = GgError::default();
-        let s = gg_decode_f32(
-            idx as u32,
-            codes.as_ptr(),
-            8,
-            scales.as_ptr(),
-            1,
-            0.5,
-            out.as_mut_ptr(),
-            16,
-            &mut err,
-        );
+        // SAFETY: buffers of the stated sizes.
+        let s = unsafe {
+            gg_decode_f32(
+                idx as u32,
+                codes.as_ptr(),
+                8,
+                scales.as_ptr(),
+                1,
+                0.5,
+                out.as_mut_ptr(),
+                16,
+                &mut err,
+            )
+        };
         assert_eq!(s, GG_OK);
         assert_eq!(out[0], 3.0);
         assert_eq!(out[1], -3.0);
@@ -343,34 +341,45 @@ mod tests {
     #[test]
     fn bad_lengths_and_nulls_are_statuses() {
         let mut out = [0f32; 16];
-        let s = gg_decode_f32(
-            0,
-            core::ptr::null(),
-            8,
-            core::ptr::null(),
-            1,
-            1.0,
-            out.as_mut_ptr(),
-            16,
-            core::ptr::null_mut(),
-        );
+        let null = core::ptr::null();
+        // SAFETY: NULL inputs with non-zero lengths must be refused, never read.
+        let s = unsafe {
+            gg_decode_f32(
+                0,
+                null,
+                8,
+                null,
+                1,
+                1.0,
+                out.as_mut_ptr(),
+                16,
+                core::ptr::null_mut(),
+            )
+        };
         assert_eq!(s, GG_ERR_NULL);
         let codes = [0u8; 3];
         let scales = [0x38u8];
         let mut err = GgError::default();
-        let s = gg_decode_f32(
-            0,
-            codes.as_ptr(),
-            3,
-            scales.as_ptr(),
-            1,
-            1.0,
-            out.as_mut_ptr(),
-            16,
-            &mut err,
-        );
+        // SAFETY: buffers of the stated sizes.
+        let s = unsafe {
+            gg_decode_f32(
+                0,
+                codes.as_ptr(),
+                3,
+                scales.as_ptr(),
+                1,
+                1.0,
+                out.as_mut_ptr(),
+                16,
+                &mut err,
+            )
+        };
         assert_eq!(s, GG_ERR_LENGTH);
         assert_eq!(err.status, GG_ERR_LENGTH);
-        assert_eq!(gg_format_info(999, core::ptr::null_mut()), GG_ERR_FORMAT);
+        // SAFETY: an unknown index is refused before the pointer is used.
+        assert_eq!(
+            unsafe { gg_format_info(999, core::ptr::null_mut()) },
+            GG_ERR_FORMAT
+        );
     }
 }

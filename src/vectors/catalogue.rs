@@ -277,7 +277,10 @@ struct Out {
 
 impl Out {
     fn push(&mut self, rule: &'static str, name: String, x: Vec<f32>) {
-        if x.is_empty() || x.len() % self.group != 0 || self.cases.iter().any(|c| c.name == name) {
+        if x.is_empty()
+            || !x.len().is_multiple_of(self.group)
+            || self.cases.iter().any(|c| c.name == name)
+        {
             return;
         }
         self.cases.push(QuantCase { name, rule, x });
@@ -489,7 +492,7 @@ fn scale_cases(pl: &Planner, out: &mut Out, rng: &mut Rng) {
                         Exact::midpoint(Exact::of_f64(e.decode(lo)), Exact::of_f64(e.decode(hi)));
                     let b = exact_to_f32(mid.mul(target).mul(ts));
                     for (tag, a) in [("below", b.next_down()), ("at", b), ("above", b.next_up())] {
-                        if !(a > 0.0) || a > pl.cap {
+                        if a.is_nan() || a <= 0.0 || a > pl.cap {
                             continue;
                         }
                         let rule = if lo == 0 {

@@ -30,7 +30,7 @@ pub fn hex_f32s(xs: &[f32]) -> String {
 
 /// Parse concatenated fixed-width hex words. `field` names the field in errors.
 pub fn parse_words(s: &str, digits: usize, field: &str) -> Result<Vec<u32>, String> {
-    if s.len() % digits != 0 {
+    if !s.len().is_multiple_of(digits) {
         return Err(format!(
             "field `{field}`: {} hex digits is not a multiple of {digits}",
             s.len()

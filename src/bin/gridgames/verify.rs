@@ -1,6 +1,6 @@
 //! `gridgames verify`: check another implementation's outputs against the reference and
 //! report every mismatch by class (see `vectors/README.md`).
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use gridgames::container;
@@ -136,7 +136,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
 
 fn container_report(
     args: &Args,
-    input: &PathBuf,
+    input: &Path,
     format: Option<Format>,
     profile: Option<Profile>,
     options: Options,
