@@ -28,9 +28,14 @@ pub struct MmaArgs {
 /// Runs the subcommand: exit 0 when every case matches, 1 on any mismatch or malformed line.
 pub fn run(args: &MmaArgs) -> Result<ExitCode, String> {
     if args.list {
+        use std::io::Write;
         let reg = emu::registry().map_err(|e| e.to_string())?;
+        // Write through a locked handle and stop quietly when the reader goes away
+        // (`gridgames mma --list | head`): println! would panic on a closed pipe.
+        let mut out = std::io::stdout().lock();
         for i in &reg.instructions {
-            println!(
+            let line = writeln!(
+                out,
                 "{}\tF={}\tL={}\t{}\te_zero={}\t{}",
                 i.id(),
                 i.f,
@@ -39,9 +44,14 @@ pub fn run(args: &MmaArgs) -> Result<ExitCode, String> {
                 i.e_zero,
                 i.source
             );
+            if line.is_err() {
+                return Ok(ExitCode::SUCCESS);
+            }
         }
         for p in ["hopper", "blackwell", "exact"] {
-            println!("sfp4/{p}");
+            if writeln!(out, "sfp4/{p}").is_err() {
+                break;
+            }
         }
         return Ok(ExitCode::SUCCESS);
     }
