@@ -275,10 +275,27 @@ pub fn read_quantized(
             .get(&format!("gridgames.{base}.padded"))
             .and_then(|p| p.parse().ok())
             .unwrap_or(0);
+        // The recorded padding must fit inside the last group of the stored codes: a hostile
+        // value used to underflow here and, with wrapping arithmetic, come back to a
+        // plausible element count beside a huge shape (fuzz/regressions/safetensors).
+        let group = format.group_size as usize;
+        let stored_last = shape.last().map_or(0, |&l| l * 2);
+        if padded > 0 && (padded >= group || padded > stored_last) {
+            return Err(io_err(
+                path,
+                format!(
+                    "`gridgames.{base}.padded` = {padded} is not a padding of the last group ({stored_last} stored values in groups of {group})"
+                ),
+            ));
+        }
         if let Some(last) = shape.last_mut() {
             *last = *last * 2 - padded;
         }
-        let n: usize = shape.iter().product::<usize>() + padded;
+        let n: usize = shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .and_then(|c| c.checked_add(padded))
+            .ok_or_else(|| io_err(path, format!("`{base}`: shape {shape:?} overflows")))?;
         let groups = n.div_ceil(format.group_size as usize);
         if scale.data().len() != groups * expected_scale_bytes {
             return Err(io_err(
