@@ -363,6 +363,11 @@ fn quantize_adversarial_every_format() {
                 false,
                 &format!("{} seed {seed} nopad", f.name),
             );
+            // Whole tiles of 16 groups (the AVX-512 kernel puts one group per lane) plus a
+            // tail of single groups, with every kind of group in every lane position.
+            let groups = 16 + (seed as usize * 7) % 40;
+            let x = adversarial(&f, seed + 1000, groups);
+            check_quantize(&f, &x, true, &format!("{} seed {seed} tiles", f.name));
         }
     }
 }

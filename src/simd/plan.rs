@@ -192,6 +192,87 @@ pub(crate) struct QuantPlan {
     pub t: f64,
     pub max_code: u32,
     pub scale_of_code: [f64; 256],
+    /// The 16-groups-at-once layout (`x86::quantize_tiles_avx512`), when it applies.
+    pub tile: Option<TilePlan>,
+}
+
+/// What the tile kernel (16 groups at once, one group per vector lane) needs besides the
+/// grid plan. It applies to single-grid, sign-magnitude formats with 1-byte scales whose
+/// scale values are f32s and whose block-scale rounding is a threshold table (RNE) or
+/// floor-pow2 (computed from the exponent).
+#[derive(Clone, Debug)]
+pub(crate) struct TilePlan {
+    /// `GridPlan::scale_thresholds`, padded to 256 entries with `u32::MAX`.
+    pub scale_thresholds: [u32; 256],
+    /// log2 of the search length (the padded RNE table's length; 0 for floor-pow2).
+    pub scale_steps: u32,
+    /// Scale value (f32 bits) of every code ≤ `max_code`, exact.
+    pub scale_values: [u32; 256],
+    /// How many 32-entry tables the code lookups need (`max_code / 32 + 1`).
+    pub pairs: usize,
+    /// floor-pow2: `bias − floor_log2(target)`, added to `floor_log2(amax)`.
+    pub floor_pow2: Option<i32>,
+    /// Whether point index k is code k (E2M1 magnitudes), so the code lookup can be skipped.
+    pub identity_codes: bool,
+}
+
+impl TilePlan {
+    fn new(
+        format: &Format,
+        grids: &[GridPlan],
+        max_code: u32,
+        scale_of_code: &[f64; 256],
+    ) -> Option<TilePlan> {
+        let [grid] = grids else { return None };
+        let group = format.group_size as usize;
+        if format.scale_bytes != 1
+            || !grid.sign_magnitude
+            || group == 0
+            || !group.is_multiple_of(16)
+            || group > 256
+            || grid.selector_bits != 0
+        {
+            return None;
+        }
+        // The kernel gives a zero-scale group point 0 with the input's sign: the oracle's
+        // zero codes must be exactly that.
+        let p0 = grid.point_codes[0];
+        if p0 & 8 != 0 || grid.zero_codes != [p0, p0 | 8] {
+            return None;
+        }
+        let mut scale_values = [0u32; 256];
+        for c in 0..=max_code as usize {
+            let v = scale_of_code[c] as f32;
+            if v as f64 != scale_of_code[c] {
+                return None;
+            }
+            scale_values[c] = v.to_bits();
+        }
+        let mut scale_thresholds = [u32::MAX; 256];
+        let (scale_steps, floor_pow2) = match format.scale_rounding {
+            ScaleRounding::Rne => {
+                let t = &grid.scale_thresholds;
+                if t.is_empty() || t.len() > 256 {
+                    return None;
+                }
+                scale_thresholds[..t.len()].copy_from_slice(t);
+                (t.len().trailing_zeros(), None)
+            }
+            ScaleRounding::FloorPow2 => (
+                0,
+                Some(format.scale_element.bias - crate::quant::floor_log2(grid.target)),
+            ),
+        };
+        let identity_codes = (0..=grid.n_mids).all(|k| grid.point_codes[k] as usize == k);
+        Some(TilePlan {
+            scale_thresholds,
+            scale_steps,
+            scale_values,
+            pairs: max_code as usize / 32 + 1,
+            floor_pow2,
+            identity_codes,
+        })
+    }
 }
 
 /// Whether the threshold method applies to a format: reference profile; every midpoint
@@ -352,15 +433,19 @@ impl QuantPlan {
                 *slot = format.scale_value(b as u32);
             }
         }
+        let grids: Vec<GridPlan> = (0..format.grids.len())
+            .map(|g| GridPlan::new(format, g, ts))
+            .collect();
+        let max_code = max_scale_code(format);
+        let tile = TilePlan::new(format, &grids, max_code, &scale_of_code);
         Some(QuantPlan {
             format: *format,
-            grids: (0..format.grids.len())
-                .map(|g| GridPlan::new(format, g, ts))
-                .collect(),
+            grids,
             ts,
             t: if format.tensor_scale { ts as f64 } else { 1.0 },
-            max_code: max_scale_code(format),
+            max_code,
             scale_of_code,
+            tile,
         })
     }
 

@@ -18,7 +18,7 @@
 use core::arch::x86_64::*;
 
 use super::encode::{encode_portable, Fast};
-use super::plan::{nan16, DecodePlan, GridPlan, QuantPlan};
+use super::plan::{nan16, DecodePlan, GridPlan, QuantPlan, TilePlan};
 use super::portable::{self, decode_span, ElementKernel, PortableElements};
 use super::Backend;
 use crate::decode::Output;
@@ -266,7 +266,232 @@ fn quantize_avx512(
     scales: &mut [u8],
     grid_of_group: &mut [u8],
 ) {
-    portable::quantize_groups::<Avx512Elements>(plan, x, codes, scales, grid_of_group)
+    let group = plan.format.group_size as usize;
+    let done = match (&plan.tile, plan.grids.first().map(|g| g.n_mids)) {
+        (Some(tile), Some(7)) => {
+            quantize_tiles_avx512::<7>(plan, tile, x, codes, scales, grid_of_group)
+        }
+        (Some(tile), Some(15)) => {
+            quantize_tiles_avx512::<15>(plan, tile, x, codes, scales, grid_of_group)
+        }
+        _ => 0,
+    };
+    portable::quantize_groups::<Avx512Elements>(
+        plan,
+        &x[done * group..],
+        &mut codes[done * group / 2..],
+        &mut scales[done * plan.format.scale_bytes as usize..],
+        &mut grid_of_group[done..],
+    )
+}
+
+/// 16 groups at once, one group per vector lane, for single-grid sign-magnitude formats with
+/// 1-byte scales (`TilePlan`). Returns how many groups it did (whole tiles of 16 groups); the
+/// caller runs the per-group path on the rest.
+///
+/// Per tile: the group maxima by a max-reduction tree over the 16 per-group partial maxima
+/// (four levels of two `vpermt2d` + `vpmaxud`, lane g ends up with group g); the scale code by
+/// a branch-free binary search in the scale threshold table (`vpermt2d` lookups, unsigned
+/// compares; exactly `QuantPlan::scale_code`) or, for floor-pow2, from the exponent
+/// (`vgetexpps`, which normalizes subnormals, as `quant::floor_log2` does); the scale value
+/// by a lookup; the element thresholds per lane as `plan::ceil_threshold` does, with the exact
+/// product error from an FMA (so `x ≥ threshold` is decided against the exact boundary
+/// `mid · s · t` even where that product is not an f64). Each element row of 16 is then
+/// compared with its group's N thresholds (broadcast), packed to nibbles in registers and
+/// stored with the scale bytes.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+fn quantize_tiles_avx512<const N: usize>(
+    plan: &QuantPlan,
+    tile: &TilePlan,
+    x: &[f32],
+    codes: &mut [u8],
+    scales: &mut [u8],
+    grid_of_group: &mut [u8],
+) -> usize {
+    let group = plan.format.group_size as usize;
+    let rows = group / 16;
+    let grid = &plan.grids[0];
+    let tiles = x.len() / (16 * group);
+    // The unchecked stores below rely on these lengths.
+    if codes.len() < tiles * 8 * group
+        || scales.len() < tiles * 16
+        || grid_of_group.len() < tiles * 16
+    {
+        return 0;
+    }
+    let load16 = |a: &[u32; 256], j: usize| {
+        // SAFETY: j < 16, so 16 u32s from 16·j lie inside the 256.
+        unsafe { _mm512_loadu_si512(a.as_ptr().add(16 * j).cast()) }
+    };
+    let mut st = [_mm512_setzero_si512(); 16];
+    let mut sv = [_mm512_setzero_si512(); 16];
+    for j in 0..16 {
+        st[j] = load16(&tile.scale_thresholds, j);
+        sv[j] = load16(&tile.scale_values, j);
+    }
+    let pairs = tile.pairs;
+    // A lookup in a table of up to 256 u32s: one `vpermt2d` per 32 entries, selected by the
+    // index bits above 5.
+    let lut = |t: &[__m512i; 16], n: usize, idx: __m512i| {
+        let mut r = _mm512_permutex2var_epi32(t[0], idx, t[1]);
+        let hi = _mm512_srli_epi32::<5>(idx);
+        for j in 1..n {
+            let k = _mm512_cmpeq_epi32_mask(hi, _mm512_set1_epi32(j as i32));
+            r = _mm512_mask_mov_epi32(r, k, _mm512_permutex2var_epi32(t[2 * j], idx, t[2 * j + 1]));
+        }
+        r
+    };
+    // Reduction tree indices: level w (8, 4, 2, 1) keeps, of each source segment of 2w lanes
+    // of [a | b], the first (lo) or second (hi) half.
+    let tree = |w: usize| {
+        let mut lo = [0i32; 16];
+        for (j, slot) in lo.iter_mut().enumerate() {
+            *slot = ((j / w) * 2 * w + j % w) as i32;
+        }
+        // SAFETY: `lo` is 16 i32s.
+        let lo = unsafe { _mm512_loadu_si512(lo.as_ptr().cast()) };
+        (lo, _mm512_add_epi32(lo, _mm512_set1_epi32(w as i32)))
+    };
+    let levels = [tree(8), tree(4), tree(2), tree(1)];
+    let abs = _mm512_set1_epi32(0x7fff_ffff);
+    let one = _mm512_set1_epi32(1);
+    let max_code = _mm512_set1_epi32(plan.max_code as i32);
+    let t = _mm512_set1_pd(plan.t);
+    let inf = _mm256_set1_epi32(0x7f80_0000);
+    let pcv = _mm512_cvtepu8_epi32(
+        // SAFETY: `point_codes` is 16 bytes.
+        unsafe { _mm_loadu_si128(grid.point_codes.as_ptr().cast()) },
+    );
+    let high_first = plan.format.high_nibble_first;
+    let mut thr = [[0u32; 16]; N];
+    for ti in 0..tiles {
+        let xs = &x[ti * 16 * group..(ti + 1) * 16 * group];
+        let row = |g: usize, r: usize| {
+            let at = (g * rows + r) * 16;
+            // SAFETY: at + 16 ≤ 16·group = xs.len() (g < 16, r < rows).
+            unsafe { _mm512_loadu_si512(xs.as_ptr().add(at).cast()) }
+        };
+        // Group maxima (inputs are finite, so magnitude bits order as values).
+        let mut part = [_mm512_setzero_si512(); 16];
+        for (g, slot) in part.iter_mut().enumerate() {
+            let mut m = _mm512_and_si512(row(g, 0), abs);
+            for r in 1..rows {
+                m = _mm512_max_epu32(m, _mm512_and_si512(row(g, r), abs));
+            }
+            *slot = m;
+        }
+        let mut n = 16;
+        for &(lo, hi) in &levels {
+            for i in 0..n / 2 {
+                let (a, b) = (part[2 * i], part[2 * i + 1]);
+                part[i] = _mm512_max_epu32(
+                    _mm512_permutex2var_epi32(a, lo, b),
+                    _mm512_permutex2var_epi32(a, hi, b),
+                );
+            }
+            n /= 2;
+        }
+        let amax = part[0];
+        // Scale codes.
+        let code = if let Some(off) = tile.floor_pow2 {
+            let e = _mm512_cvttps_epi32(_mm512_getexp_ps(_mm512_castsi512_ps(amax)));
+            let c = _mm512_add_epi32(e, _mm512_set1_epi32(off));
+            let c = _mm512_min_epi32(_mm512_max_epi32(c, _mm512_setzero_si512()), max_code);
+            let zero = _mm512_cmpeq_epi32_mask(amax, _mm512_setzero_si512());
+            _mm512_mask_mov_epi32(c, zero, _mm512_setzero_si512())
+        } else {
+            let mut lo = _mm512_setzero_si512();
+            let mut step = 1i32 << tile.scale_steps >> 1;
+            while step > 0 {
+                let probe = _mm512_add_epi32(lo, _mm512_set1_epi32(step - 1));
+                let tv = lut(&st, 8, probe);
+                let le = _mm512_cmple_epu32_mask(tv, amax);
+                lo = _mm512_mask_add_epi32(lo, le, lo, _mm512_set1_epi32(step));
+                step /= 2;
+            }
+            _mm512_min_epu32(lo, max_code)
+        };
+        let g0 = ti * 16;
+        // SAFETY: scales has one byte per group and g0 + 16 ≤ groups; 16 bytes stored.
+        unsafe {
+            _mm_storeu_si128(
+                scales.as_mut_ptr().add(g0).cast(),
+                _mm512_cvtepi32_epi8(code),
+            );
+            _mm_storeu_si128(
+                grid_of_group.as_mut_ptr().add(g0).cast(),
+                _mm_setzero_si128(),
+            );
+        }
+        // Scale products p = s · t (exact: s has few bits), per lane.
+        let s = _mm512_castsi512_ps(lut(&sv, pairs, code));
+        let p_lo = _mm512_mul_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(s)), t);
+        let p_hi = _mm512_mul_pd(
+            _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(
+                _mm512_castps_pd(s),
+            ))),
+            t,
+        );
+        let z_lo = _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(p_lo, _mm512_setzero_pd());
+        let z_hi = _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(p_hi, _mm512_setzero_pd());
+        for (k, slot) in thr.iter_mut().enumerate() {
+            let mid = _mm512_set1_pd(grid.mids[k]);
+            let tie_up = grid.tie_up[k];
+            let half = |p: __m512d, zero: u8| {
+                let hi = _mm512_mul_pd(mid, p);
+                // The exact boundary is hi + lo (the FMA gives a product's error exactly);
+                // back − hi is exact (Sterbenz), so back < b ⟺ back − hi < lo.
+                let lo = _mm512_fmsub_pd(mid, p, hi);
+                let r = _mm512_cvtpd_ps(hi);
+                let d = _mm512_sub_pd(_mm512_cvtps_pd(r), hi);
+                let lt = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(d, lo);
+                let eq = _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(d, lo);
+                let step = if tie_up { lt } else { lt | eq };
+                let bits = _mm256_castps_si256(r);
+                // Boundaries are ≥ 0 here (sign-magnitude grid): one f32 up is +1; +Inf
+                // stays; a zero scale gets +Inf so every element goes to point 0.
+                let finite = _mm256_cmpneq_epi32_mask(bits, inf);
+                let v = _mm256_mask_add_epi32(bits, step & finite, bits, _mm256_set1_epi32(1));
+                _mm256_mask_mov_epi32(v, zero, inf)
+            };
+            let v =
+                _mm512_inserti64x4::<1>(_mm512_castsi256_si512(half(p_lo, z_lo)), half(p_hi, z_hi));
+            // SAFETY: `slot` is 16 u32s.
+            unsafe { _mm512_storeu_si512(slot.as_mut_ptr().cast(), v) };
+        }
+        // Elements, row by row; packed pairs (element 2j in the qword's low dword).
+        let cbase = ti * 16 * group / 2;
+        for g in 0..16 {
+            for r in 0..rows {
+                let v = row(g, r);
+                let m = _mm512_and_si512(v, abs);
+                let mut idx = _mm512_setzero_si512();
+                for tk in thr.iter() {
+                    let ge = _mm512_cmpge_epi32_mask(m, _mm512_set1_epi32(tk[g] as i32));
+                    idx = _mm512_mask_add_epi32(idx, ge, idx, one);
+                }
+                let c = if tile.identity_codes {
+                    idx
+                } else {
+                    _mm512_permutexvar_epi32(idx, pcv)
+                };
+                let c = _mm512_or_si512(
+                    c,
+                    _mm512_and_si512(_mm512_srli_epi32::<28>(v), _mm512_set1_epi32(8)),
+                );
+                let packed = if high_first {
+                    _mm512_or_si512(_mm512_slli_epi64::<4>(c), _mm512_srli_epi64::<32>(c))
+                } else {
+                    _mm512_or_si512(c, _mm512_srli_epi64::<28>(c))
+                };
+                let bytes = _mm512_cvtepi64_epi8(packed);
+                let at = cbase + (g * rows + r) * 8;
+                // SAFETY: codes holds group/2 bytes per group; at + 8 ≤ (g0 + 16)·group/2.
+                unsafe { _mm_storel_epi64(codes.as_mut_ptr().add(at).cast(), bytes) };
+            }
+        }
+    }
+    tiles * 16
 }
 
 /// The AVX-512 element search. Only reached from `quantize_avx512` (features enabled).
