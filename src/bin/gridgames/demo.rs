@@ -232,6 +232,72 @@ fn emulate(rng: &mut SplitMix) -> Result<Vec<String>, String> {
     ])
 }
 
+/// Show `verify` at work: our own SFP4 output passes, and two planted implementation bugs
+/// (swapped nibbles, a dropped selector bit) are caught and named.
+fn verify_demo(x: &[f32]) -> Result<Vec<String>, String> {
+    use gridgames::vectors::verify::{Answer, Options, Report, Verifier};
+    let format = tables::format("sfp4").copied().unwrap_or(tables::NVFP4);
+    let x = &x[..4096];
+    let q = Quantizer::new(&format, Profile::Reference)
+        .map_err(|e| e.to_string())?
+        .quantize(x, false)
+        .map_err(|e| e.to_string())?;
+    let verifier = Verifier::new(&format, Profile::Reference, Options::default())?;
+    let good = Answer {
+        codes: q.codes.clone(),
+        scales: q.scales.clone(),
+        tensor_scale: q.tensor_scale,
+        grids: Some(q.grid_of_group.clone()),
+    };
+    let swapped = Answer {
+        codes: q.codes.iter().map(|b| b.rotate_left(4)).collect(),
+        ..good.clone()
+    };
+    let no_selector = Answer {
+        scales: q
+            .scales
+            .iter()
+            .map(|&s| s & format.value_mask as u8)
+            .collect(),
+        ..good.clone()
+    };
+    let mut lines = vec![format!(
+        "verify ({} reference, {} values):",
+        format.name,
+        x.len()
+    )];
+    for (name, answer, must_fail) in [
+        ("our own output", &good, false),
+        ("planted bug: nibbles swapped", &swapped, true),
+        ("planted bug: selector bits dropped", &no_selector, true),
+    ] {
+        let mut report = Report::default();
+        verifier.check("demo", x, Ok(answer), &mut report)?;
+        let classes: Vec<String> = report
+            .counts()
+            .iter()
+            .map(|(c, n)| format!("{} ×{n}", c.name()))
+            .collect();
+        let caught = !report.mismatches.is_empty();
+        if caught != must_fail {
+            return Err(format!(
+                "{name}: expected {}, got {:?}",
+                if must_fail { "mismatches" } else { "none" },
+                classes
+            ));
+        }
+        lines.push(format!(
+            "  {name:<36} {}",
+            if caught {
+                classes.join(", ")
+            } else {
+                "0 mismatches".to_string()
+            }
+        ));
+    }
+    Ok(lines)
+}
+
 pub fn run(args: &Args) -> Result<ExitCode, String> {
     let mut rng = SplitMix(args.seed);
     let synthetic: Vec<f32> = (0..args.values).map(|_| rng.normal()).collect();
@@ -302,6 +368,17 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         }
         Err(e) => {
             println!("emulation FAILED: {e}");
+            failed += 1;
+        }
+    }
+    match verify_demo(&synthetic) {
+        Ok(lines) => {
+            for line in lines {
+                println!("{line}");
+            }
+        }
+        Err(e) => {
+            println!("verify FAILED: {e}");
             failed += 1;
         }
     }
