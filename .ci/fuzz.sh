@@ -18,7 +18,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 secs="${FUZZ_SECONDS:-60}"
-targets=$(sed -n 's/^name = "\(.*\)"$/\1/p' fuzz/Cargo.toml | grep -v '^gridgames-fuzz$')
+# One target per file in fuzz/fuzz_targets/ (each is a [[bin]] of fuzz/Cargo.toml).
+targets=$(for f in fuzz/fuzz_targets/*.rs; do basename "$f" .rs; done)
 triple=$(rustc -vV | sed -n 's/^host: //p')
 start=$(date +%s)
 
