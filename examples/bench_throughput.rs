@@ -4,7 +4,8 @@
 //! ```text
 //! cargo run --release --example bench_throughput -- INPUT.f32 OP FORMAT BACKEND THREADS REPS
 //! ```
-//! INPUT.f32: raw little-endian f32 values. OP: quantize | decode-f32 | decode-bf16 |
+//! INPUT.f32: raw little-endian f32 values. OP: quantize | quantize-fresh (a new tensor
+//! scale every call, so the per-tensor plan is rebuilt) | decode-f32 | decode-bf16 |
 //! decode-f16 | encode-e2m1 | encode-e4m3 | copy. BACKEND: scalar | portable | avx2 | avx512.
 //! The best of REPS timed runs is reported (the machine is shared; the best run is the one
 //! least disturbed).
@@ -56,6 +57,17 @@ fn run() -> Result<(), String> {
             let r = simd::quantize(&q, &x, true, &opts);
             std::hint::black_box(&r);
         }),
+        "quantize-fresh" => {
+            // Every call a new tensor scale (x and 0.75·x alternate), so no call reuses the
+            // previous call's plan: the cost of a tensor quantized once.
+            let y: Vec<f32> = x.iter().map(|v| v * 0.75).collect();
+            let mut flip = false;
+            best_of(reps, || {
+                flip = !flip;
+                let r = simd::quantize(&q, if flip { &x } else { &y }, true, &opts);
+                std::hint::black_box(&r);
+            })
+        }
         "decode-f32" | "decode-bf16" | "decode-f16" => {
             let qz = simd::quantize(&q, &x, true, &opts).map_err(|e| e.to_string())?;
             let ts = qz.tensor_scale.unwrap_or(1.0);

@@ -161,7 +161,7 @@ pub fn quantize(
         x
     };
     let ctx = q.tensor_context_for_amax(f32::from_bits(amax));
-    let Some(plan) = QuantPlan::new(q, ctx.scale) else {
+    let Some(plan) = QuantPlan::cached(q, ctx.scale) else {
         return q.quantize(x, pad);
     };
     let groups = xs.len() / group;
@@ -181,7 +181,7 @@ pub fn quantize(
         );
     } else {
         let per = groups.div_ceil(threads);
-        let plan = &plan;
+        let plan = &*plan;
         std::thread::scope(|s| {
             let parts = xs
                 .chunks(per * group)

@@ -375,11 +375,70 @@ impl GridPlan {
 /// smallest f32 ≥ B is B rounded up to f32; if B is itself an f32 and the tie goes down,
 /// the next f32. The tie direction is asked of the element encoder itself.
 fn scale_thresholds(format: &Format, target: f32, ts: f32) -> Vec<u32> {
+    let ts = if format.tensor_scale { ts } else { 1.0 };
+    let mids = scale_mids(format, target);
+    let mut out = Vec::with_capacity(mids.len().next_power_of_two());
+    for &(m, tie_up, exact_mid) in mids.iter() {
+        // Fast path: m = mid · target is an f64 of ≤ 29 significant bits, so m · ts (≤ 53
+        // bits) is exact and `ceil_threshold` rounds it up as the exact path below does.
+        let t = if let Some(m) = exact_mid {
+            ceil_threshold(m * ts as f64, tie_up).to_bits()
+        } else {
+            exact_threshold(m.mul(Exact::of_f32(ts)), tie_up)
+        };
+        out.push(t);
+    }
+    // Pad to a power of two for the branch-free search; no finite amax reaches the pad.
+    let len = (out.len() + 1).next_power_of_two();
+    out.resize(len, u32::MAX);
+    out
+}
+
+/// The smallest f32 ≥ the exact boundary `b` (the next one if `b` is an f32 and its tie goes
+/// down), by the oracle's own f32 encoder.
+fn exact_threshold(b: Exact, tie_up: bool) -> u32 {
+    let up = F32.encode_magnitude(
+        false,
+        Magnitude {
+            significand: b.mantissa,
+            exponent: b.exponent,
+            sticky: false,
+        },
+        Rounding::MagnitudeUp,
+        Policy::Satfinite,
+    );
+    match up {
+        Ok((bits, crate::element::Outcome::Exact)) if !tie_up => bits + 1,
+        Ok((bits, crate::element::Outcome::Exact | crate::element::Outcome::Rounded)) => bits,
+        // Beyond f32: no finite amax reaches it.
+        _ => 0x7f80_0000,
+    }
+}
+
+/// Per scale midpoint c (between codes c and c + 1): mid · target exactly, whether an exact
+/// tie goes up, and mid · target as an f64 when it has ≤ 29 significant bits. These do not
+/// depend on the tensor scale, and cost far more than the thresholds themselves (exact
+/// arithmetic, one encoder call each), so they are computed once per thread and scale setup.
+type ScaleMids = std::rc::Rc<Vec<(Exact, bool, Option<f64>)>>;
+
+fn scale_mids(format: &Format, target: f32) -> ScaleMids {
+    type Key = (crate::element::Element, u32, u32, u32);
+    thread_local! {
+        static CACHE: std::cell::RefCell<Vec<(Key, ScaleMids)>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
     let e = &format.scale_element;
     let max = max_scale_code(format);
-    let ts = if format.tensor_scale { ts } else { 1.0 };
-    let d = Exact::of_f32(target).mul(Exact::of_f32(ts));
-    let mut out = Vec::with_capacity(max as usize);
+    let key: Key = (*e, max, target.to_bits(), format.value_mask);
+    if let Some(hit) = CACHE.with(|c| {
+        c.borrow()
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
+    }) {
+        return hit;
+    }
+    let d = Exact::of_f32(target);
+    let mut mids = Vec::with_capacity(max as usize);
     for c in 0..max {
         let (lo, hi) = (e.decode(c), e.decode(c + 1));
         let mid = Exact::midpoint(Exact::of_f64(lo), Exact::of_f64(hi));
@@ -394,32 +453,44 @@ fn scale_thresholds(format: &Format, target: f32, ts: f32) -> Vec<u32> {
             Policy::Satfinite,
         );
         let tie_up = matches!(tie, Ok((code, _)) if code > c);
-        let b = mid.mul(d);
-        let up = F32.encode_magnitude(
-            false,
-            Magnitude {
-                significand: b.mantissa,
-                exponent: b.exponent,
-                sticky: false,
-            },
-            Rounding::MagnitudeUp,
-            Policy::Satfinite,
-        );
-        let t = match up {
-            Ok((bits, crate::element::Outcome::Exact)) if !tie_up => bits + 1,
-            Ok((bits, crate::element::Outcome::Exact | crate::element::Outcome::Rounded)) => bits,
-            // Beyond f32: no finite amax reaches it.
-            _ => 0x7f80_0000,
-        };
-        out.push(t);
+        let m = mid.mul(d);
+        let bits = 128 - m.mantissa.leading_zeros() - m.mantissa.trailing_zeros();
+        let fast = (m.mantissa != 0 && bits <= 29 && !m.negative).then(|| exact_to_f64(m));
+        mids.push((m, tie_up, fast));
     }
-    // Pad to a power of two for the branch-free search; no finite amax reaches the pad.
-    let len = (out.len() + 1).next_power_of_two();
-    out.resize(len, u32::MAX);
-    out
+    let mids = std::rc::Rc::new(mids);
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= 16 {
+            c.remove(0);
+        }
+        c.push((key, mids.clone()));
+    });
+    mids
 }
 
 impl QuantPlan {
+    /// `QuantPlan::new`, remembering the last plan of this thread: a tensor quantized in
+    /// chunks (the CLI's streaming), or quantized again, pays for the plan once.
+    pub fn cached(q: &Quantizer, ts: f32) -> Option<std::rc::Rc<QuantPlan>> {
+        type Last = Option<(Format, Profile, u32, std::rc::Rc<QuantPlan>)>;
+        thread_local! {
+            static LAST: std::cell::RefCell<Last> = const { std::cell::RefCell::new(None) };
+        }
+        let hit = LAST.with(|l| match &*l.borrow() {
+            Some((f, p, t, plan)) if *p == q.profile && *t == ts.to_bits() && *f == q.format => {
+                Some(plan.clone())
+            }
+            _ => None,
+        });
+        if hit.is_some() {
+            return hit;
+        }
+        let plan = std::rc::Rc::new(QuantPlan::new(q, ts)?);
+        LAST.with(|l| *l.borrow_mut() = Some((q.format, q.profile, ts.to_bits(), plan.clone())));
+        Some(plan)
+    }
+
     /// Prepare a format for one tensor whose tensor scale is `ts`; `None` when the format
     /// is not eligible (the caller runs the oracle).
     pub fn new(q: &Quantizer, ts: f32) -> Option<QuantPlan> {
