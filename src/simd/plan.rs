@@ -296,7 +296,9 @@ pub(crate) fn quant_eligible(format: &Format, profile: Profile) -> bool {
             .map(|m| 128 - m.mantissa.leading_zeros() - m.mantissa.trailing_zeros())
             .max()
             .unwrap_or(0);
-        g.target_value() > 0.0 && mid_bits + scale_bits + ts_bits <= 53
+        // P = s · t must be an f64; mid · P need not be: thresholds add the product's
+        // rounding error, which an FMA gives exactly (`ceil_threshold_fma`).
+        g.target_value() > 0.0 && mid_bits <= 53 && scale_bits + ts_bits <= 53
     }) && (format.scale_bytes == 4 || format.value_mask <= 0xff)
 }
 
@@ -571,9 +573,41 @@ impl QuantPlan {
 pub fn element_thresholds(grid: &GridPlan, p: f64) -> [f32; 16] {
     let mut out = [f32::INFINITY; 16];
     for (k, slot) in out.iter_mut().enumerate().take(grid.n_mids) {
-        *slot = ceil_threshold(grid.mids[k] * p, grid.tie_up[k]);
+        *slot = ceil_threshold_fma(grid.mids[k], p, grid.tie_up[k]);
     }
     out
+}
+
+/// `ceil_threshold` of the exact product b = m · p of two f64s (b itself need not be an f64).
+/// hi = fl(m·p) and lo = m·p − hi (exact: the FMA rounds once, and a product's error is an
+/// f64 unless it underflows, which needs |b| < 2^-969, far below any f32-derived product
+/// here). r = fl32(hi) is one of the two f32s around b (rounding is monotone, and hi lies
+/// between them); back − hi is exact (Sterbenz, or back = 0), so back < b ⟺ back − hi < lo
+/// and back = b ⟺ back − hi = lo.
+#[inline(always)]
+pub fn ceil_threshold_fma(m: f64, p: f64, tie_up: bool) -> f32 {
+    let hi = m * p;
+    let lo = m.mul_add(p, -hi);
+    let r = hi as f32;
+    let d = r as f64 - hi;
+    let step = ((d < lo) | ((d == lo) & !tie_up)) as u32;
+    next_up_by(r, step)
+}
+
+/// `r` moved `step` (0 or 1) f32s up; +Inf stays.
+#[inline(always)]
+fn next_up_by(r: f32, step: u32) -> f32 {
+    let bits = r.to_bits();
+    let negative = (bits >> 31) & (bits != 0x8000_0000) as u32;
+    let up = if bits == 0x8000_0000 {
+        step
+    } else {
+        bits.wrapping_add(step)
+    };
+    let down = bits.wrapping_sub(step);
+    let inf = (r == f32::INFINITY) as u32;
+    let out = if negative == 1 { down } else { up };
+    f32::from_bits(if inf == 1 { bits } else { out })
 }
 
 /// The smallest f32 `t` such that (x ≥ t) ⟺ (x > b or (x = b and tie_up)) for every f32 x.
@@ -595,4 +629,106 @@ pub fn ceil_threshold(b: f64, tie_up: bool) -> f32 {
     let inf = (r == f32::INFINITY) as u32;
     let out = if negative == 1 { down } else { up };
     f32::from_bits(if inf == 1 { bits } else { out })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `ceil_threshold_fma` against the exact oracle path (`exact_threshold` on the exact
+    /// product), on every midpoint of every built-in grid times products P = S·T built so
+    /// that mid·P sits one unit of its 54th bit beside an f32 (so fl64(mid·P) *is* that f32
+    /// and only the FMA's error term tells which side b lies), plus plain random ones.
+    #[test]
+    fn fma_threshold_equals_exact_threshold() {
+        let mut near = 0;
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for f in crate::tables::FORMATS {
+            for g in f.grids {
+                let prepared = PreparedGrid::new(g);
+                for (k, mid) in prepared.midpoints.iter().enumerate() {
+                    let m = exact_to_f64(*mid);
+                    let tie_up = k % 2 == 0;
+                    // The mid's odd mantissa modulo 2^30, and its inverse (Newton).
+                    let odd = (mid.mantissa >> mid.mantissa.trailing_zeros()) as u64;
+                    for s in [1u64, 3, 5, 7, 9, 11, 13, 15] {
+                        let a = odd.wrapping_mul(s) & ((1 << 30) - 1);
+                        let mut inv = a;
+                        for _ in 0..5 {
+                            inv = inv.wrapping_mul(2u64.wrapping_sub(a.wrapping_mul(inv)));
+                        }
+                        let inv = inv & ((1 << 30) - 1);
+                        for t in [inv, (1 << 30) - inv] {
+                            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                            let random = (seed >> 40) | 1;
+                            for t in [t, random] {
+                                if t == 0 || t >= 1 << 24 {
+                                    continue;
+                                }
+                                let p = (s * t) as f64 * 2f64.powi(-30);
+                                let b = Exact::of_f64(m).mul(Exact::of_f64(p));
+                                let hi = m * p;
+                                if m.mul_add(p, -hi) != 0.0 && (hi as f32) as f64 == hi {
+                                    near += 1;
+                                }
+                                let fast = ceil_threshold_fma(m, p, tie_up).to_bits();
+                                let exact = if b.negative {
+                                    // exact_threshold is for magnitudes: mirror.
+                                    continue;
+                                } else {
+                                    exact_threshold(b, tie_up)
+                                };
+                                assert_eq!(fast, exact, "{} mid {m:e} p {p:e}", f.name);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Synthetic: m (26 bits) · p (28 bits) = X·2^30 ± 1 with X an f32 mantissa, so
+        // fl64(m·p) = X·2^30 exactly and only lo = ±1 tells the side. For odd p, choose
+        // X ≡ ∓2^-30 (mod p) and m = (X·2^30 ± 1) / p.
+        fn inverse(a: i128, n: i128) -> i128 {
+            let (mut r0, mut r1, mut s0, mut s1) = (n, a.rem_euclid(n), 0i128, 1i128);
+            while r1 != 0 {
+                let q = r0 / r1;
+                (r0, r1) = (r1, r0 - q * r1);
+                (s0, s1) = (s1, s0 - q * s1);
+            }
+            s0.rem_euclid(n)
+        }
+        for _ in 0..4000 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+            let p_int = ((seed >> 36) as i128 | 1) | (1 << 27);
+            let inv = inverse(1 << 30, p_int);
+            for sign in [1i128, -1] {
+                let x = (-sign * inv).rem_euclid(p_int);
+                if !((1 << 23)..(1 << 24)).contains(&x) {
+                    continue;
+                }
+                let n = (x << 30) + sign;
+                assert_eq!(n % p_int, 0);
+                let m_int = n / p_int;
+                let (m, p) = (m_int as f64 * 2f64.powi(-26), p_int as f64 * 2f64.powi(-40));
+                let hi = m * p;
+                assert!(m.mul_add(p, -hi) != 0.0 && (hi as f32) as f64 == hi);
+                near += 1;
+                let b = Exact::of_f64(m).mul(Exact::of_f64(p));
+                for tie_up in [false, true] {
+                    let fast = ceil_threshold_fma(m, p, tie_up).to_bits();
+                    let plain = ceil_threshold(hi, tie_up).to_bits();
+                    let exact = exact_threshold(b, tie_up);
+                    assert_eq!(fast, exact, "m {m:e} p {p:e} tie_up {tie_up}");
+                    // The case the FMA is for: without lo, the threshold would be wrong.
+                    if (sign == 1) == tie_up {
+                        assert_ne!(plain, exact, "m {m:e} p {p:e} tie_up {tie_up}");
+                    }
+                }
+            }
+        }
+        assert!(
+            near > 100,
+            "only {near} products landed next to an f32: vacuous"
+        );
+    }
 }

@@ -568,7 +568,7 @@ fn codes_avx512(
     _mm512_reduce_add_pd(_mm512_add_pd(acc_lo, acc_hi))
 }
 
-/// `plan::element_thresholds` in vectors: boundaries mid·p (exact in f64), rounded to f32
+/// `plan::element_thresholds` in vectors: boundaries mid·p (exact as hi + lo), rounded to f32
 /// (nearest), then stepped one f32 up where the rounding went below the boundary, or landed
 /// on it and the tie goes down — `plan::ceil_threshold`, lane by lane. Padding lanes hold
 /// +Inf boundaries with their tie bit set, so they stay +Inf.
@@ -578,11 +578,14 @@ fn thresholds_avx512(grid: &GridPlan, p: f64) -> __m512 {
     let pv = _mm512_set1_pd(p);
     let half = |k: usize| {
         // SAFETY: `mids` has 16 f64s; k is 0 or 8.
-        let b = _mm512_mul_pd(unsafe { _mm512_loadu_pd(grid.mids.as_ptr().add(k)) }, pv);
-        let r = _mm512_cvtpd_ps(b);
-        let back = _mm512_cvtps_pd(r);
-        let lt = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(back, b);
-        let eq = _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(back, b);
+        let m = unsafe { _mm512_loadu_pd(grid.mids.as_ptr().add(k)) };
+        // b = hi + lo exactly (`plan::ceil_threshold_fma`).
+        let hi = _mm512_mul_pd(m, pv);
+        let lo = _mm512_fmsub_pd(m, pv, hi);
+        let r = _mm512_cvtpd_ps(hi);
+        let d = _mm512_sub_pd(_mm512_cvtps_pd(r), hi);
+        let lt = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(d, lo);
+        let eq = _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(d, lo);
         let tie_up = (grid.tie_up_mask >> k) as u8;
         let step = lt | (eq & !tie_up);
         let bits = _mm256_castps_si256(r);
