@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use safetensors::tensor::Dtype;
 
 use super::{io_err, npy, scale_dtype, META_FORMAT, META_PROFILE, META_VERSION};
-use crate::quant::{put_code, QuantError, Quantizer};
+use crate::quant::{QuantError, Quantizer};
 
 /// Elements per chunk (rounded down to whole groups, at least one pair of groups): 4 MiB of
 /// f32, small next to any tensor worth streaming and large enough that reads stay sequential.
@@ -274,6 +274,7 @@ pub struct StreamReport {
 /// dimension is not a multiple of the group size is copied as F32 when it is a 2-D-or-more
 /// tensor of a safetensors file, padded when `pad` and it is one row, and refused otherwise.
 /// `chunk` is the number of elements per read (rounded to whole pairs of groups).
+/// One thread, the selected SIMD backend (the output does not depend on either).
 pub fn quantize_file(
     input: &Path,
     output: &Path,
@@ -282,6 +283,32 @@ pub fn quantize_file(
     npy_u16_as_bf16: bool,
     filter: Option<&str>,
     chunk: usize,
+) -> Result<StreamReport, String> {
+    let opts = crate::simd::Options::default();
+    quantize_file_with(
+        input,
+        output,
+        quantizer,
+        pad,
+        npy_u16_as_bf16,
+        filter,
+        chunk,
+        &opts,
+    )
+}
+
+/// [`quantize_file`] with the SIMD backend and thread count of `opts` (each chunk is
+/// quantized by `crate::simd::quantize_chunk`, bit for bit the group-by-group oracle).
+#[allow(clippy::too_many_arguments)]
+pub fn quantize_file_with(
+    input: &Path,
+    output: &Path,
+    quantizer: &Quantizer,
+    pad: bool,
+    npy_u16_as_bf16: bool,
+    filter: Option<&str>,
+    chunk: usize,
+    opts: &crate::simd::Options,
 ) -> Result<StreamReport, String> {
     let (mut file, sources) = scan_float_input(input, npy_u16_as_bf16, filter)?;
     if sources.is_empty() {
@@ -529,20 +556,7 @@ pub fn quantize_file(
             let real = n.min(src.count.saturating_sub(done));
             read_values(input, &mut file, src, done, real, &mut raw, &mut x)?;
             x.resize(n, 0.0);
-            codes.clear();
-            codes.resize(format.code_bytes(n), 0);
-            scales.clear();
-            for (g, chunk) in x.chunks(group).enumerate() {
-                let r = quantizer.quantize_group(chunk, &ctx);
-                for (j, &c) in r.codes.iter().enumerate() {
-                    put_code(format, &mut codes, g * group + j, c);
-                }
-                if format.scale_bytes == 4 {
-                    scales.extend_from_slice(&r.scale.to_le_bytes());
-                } else {
-                    scales.push(r.scale as u8);
-                }
-            }
+            crate::simd::quantize_chunk(quantizer, &ctx, &x, opts, &mut codes, &mut scales);
             // `done` is a multiple of 2·group, so the chunk starts on a whole code byte.
             let scale_off = (done / group * format.scale_bytes as usize) as u64;
             out.seek(SeekFrom::Start(codes_at + (done / 2) as u64))

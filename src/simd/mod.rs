@@ -42,7 +42,7 @@ mod x86;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 pub use encode::encode_elements;
-pub use par::{decode_bits, decode_f32, quantize};
+pub use par::{decode_bits, decode_f32, quantize, quantize_chunk};
 
 /// One implementation tier.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -3,7 +3,7 @@
 
 use crate::decode::{self, DecodeError, Output};
 use crate::format::Format;
-use crate::quant::{QuantError, Quantized, Quantizer};
+use crate::quant::{put_code, QuantError, Quantized, Quantizer, TensorContext};
 
 use super::plan::{DecodePlan, QuantPlan};
 use super::portable::{self, amax_bits, DecodeKernel, PortableDecode, PortableElements};
@@ -170,29 +170,15 @@ pub fn quantize(
     let mut scales = vec![0u8; groups * sb];
     let mut grid_of_group = vec![0u8; groups];
     let threads = threads_for(opts, xs.len());
-    if threads <= 1 {
-        quantize_kernel(
-            backend,
-            &plan,
-            xs,
-            &mut codes,
-            &mut scales,
-            &mut grid_of_group,
-        );
-    } else {
-        let per = groups.div_ceil(threads);
-        let plan = &*plan;
-        std::thread::scope(|s| {
-            let parts = xs
-                .chunks(per * group)
-                .zip(codes.chunks_mut(per * group / 2))
-                .zip(scales.chunks_mut(per * sb))
-                .zip(grid_of_group.chunks_mut(per));
-            for (((xc, cc), sc), gc) in parts {
-                s.spawn(move || quantize_kernel(backend, plan, xc, cc, sc, gc));
-            }
-        });
-    }
+    run_quantize(
+        backend,
+        &plan,
+        xs,
+        &mut codes,
+        &mut scales,
+        &mut grid_of_group,
+        threads,
+    );
     Ok(Quantized {
         format: f,
         profile: q.profile,
@@ -203,6 +189,99 @@ pub fn quantize(
         tensor_scale: f.tensor_scale.then_some(ctx.scale),
         grid_of_group,
     })
+}
+
+/// Whole groups over `threads` threads (`x.len()` a multiple of the even group size).
+fn run_quantize(
+    backend: Backend,
+    plan: &QuantPlan,
+    xs: &[f32],
+    codes: &mut [u8],
+    scales: &mut [u8],
+    grid_of_group: &mut [u8],
+    threads: usize,
+) {
+    let group = plan.format.group_size as usize;
+    let sb = plan.format.scale_bytes as usize;
+    let groups = xs.len() / group;
+    if threads <= 1 {
+        quantize_kernel(backend, plan, xs, codes, scales, grid_of_group);
+        return;
+    }
+    let per = groups.div_ceil(threads);
+    std::thread::scope(|s| {
+        let parts = xs
+            .chunks(per * group)
+            .zip(codes.chunks_mut(per * group / 2))
+            .zip(scales.chunks_mut(per * sb))
+            .zip(grid_of_group.chunks_mut(per));
+        for (((xc, cc), sc), gc) in parts {
+            s.spawn(move || quantize_kernel(backend, plan, xc, cc, sc, gc));
+        }
+    });
+}
+
+/// Quantize a run of groups of a tensor whose context is already fixed (a chunk of a tensor
+/// quantized in pieces, as the CLI streams files): `codes` and `scales` are replaced by the
+/// packed codes and stored scales that `q.quantize_group(group, ctx)` gives group by group
+/// (`x` split into groups from its start; a short last group is quantized as it is). The fast
+/// path runs where `quantize` would run it (reference profile, eligible format, even group
+/// size, finite input, a backend other than `Scalar`); otherwise the oracle, group by group.
+pub fn quantize_chunk(
+    q: &Quantizer,
+    ctx: &TensorContext,
+    x: &[f32],
+    opts: &Options,
+    codes: &mut Vec<u8>,
+    scales: &mut Vec<u8>,
+) {
+    let f = &q.format;
+    let group = f.group_size as usize;
+    let sb = f.scale_bytes as usize;
+    codes.clear();
+    codes.resize(f.code_bytes(x.len()), 0);
+    scales.clear();
+    scales.resize(x.len().div_ceil(group.max(1)) * sb, 0);
+    let backend = opts.backend.effective();
+    let fast = backend != Backend::Scalar
+        && group > 0
+        && group.is_multiple_of(2)
+        && super::plan::quant_eligible(f, q.profile)
+        && amax_bits(x) < 0x7f80_0000;
+    let plan = if fast {
+        QuantPlan::cached(q, ctx.scale)
+    } else {
+        None
+    };
+    let whole = if plan.is_some() {
+        x.len() / group.max(1) * group
+    } else {
+        0
+    };
+    if let Some(plan) = &plan {
+        let mut grid_of_group = vec![0u8; whole / group];
+        run_quantize(
+            backend,
+            plan,
+            &x[..whole],
+            &mut codes[..whole / 2],
+            &mut scales[..whole / group * sb],
+            &mut grid_of_group,
+            threads_for(opts, whole),
+        );
+    }
+    for (k, chunk) in x[whole..].chunks(group.max(1)).enumerate() {
+        let g = whole / group.max(1) + k;
+        let r = q.quantize_group(chunk, ctx);
+        for (j, &c) in r.codes.iter().enumerate() {
+            put_code(f, codes, g * group + j, c);
+        }
+        if sb == 4 {
+            scales[4 * g..4 * g + 4].copy_from_slice(&r.scale.to_le_bytes());
+        } else {
+            scales[g] = r.scale as u8;
+        }
+    }
 }
 
 fn quantize_kernel(

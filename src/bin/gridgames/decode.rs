@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use gridgames::container::{self, npy};
 use gridgames::decode::{self, Output};
+use gridgames::simd::{self, Backend, Options};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -17,13 +18,29 @@ pub struct Args {
     /// Output type: f32, f16 or bf16 (f16/bf16 written as uint16 bit patterns).
     #[arg(long, default_value = "f32")]
     pub output_type: String,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
     #[command(flatten)]
     pub limits: crate::cli_io::Limits,
     pub input: PathBuf,
     pub output: PathBuf,
 }
 
+/// The fast path's options for `--threads` (None: all cores), on the selected backend
+/// (`GRIDGAMES_SIMD` or the CPU's best).
+pub fn simd_options(threads: Option<usize>) -> Result<Options, String> {
+    let mut opts = Options::all_cores(Backend::selected());
+    match threads {
+        Some(0) => return Err("--threads: expected at least 1".to_string()),
+        Some(n) => opts.threads = n,
+        None => {}
+    }
+    Ok(opts)
+}
+
 pub fn run(args: &Args) -> Result<ExitCode, String> {
+    let opts = simd_options(args.threads)?;
     let bytes = crate::cli_io::read_input(&args.input, args.limits.max_bytes)?;
     let format_name = match (&args.format, container::metadata_format(&bytes)) {
         (Some(f), _) => f.clone(),
@@ -115,7 +132,8 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             .unwrap_or(&[]);
         bits.clear();
         bits.resize(len, 0u32);
-        decode::decode_bits(
+        simd::decode_bits(
+            &opts,
             &format,
             &t.codes[start / 2..(start + len) / 2],
             scales,

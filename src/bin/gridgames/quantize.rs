@@ -23,6 +23,9 @@ pub struct Args {
     /// Only tensors whose name contains this (safetensors input).
     #[arg(long)]
     pub tensor: Option<String>,
+    /// Worker threads for the reference profile's fast path (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
     #[command(flatten)]
     pub limits: crate::cli_io::Limits,
     pub input: PathBuf,
@@ -46,7 +49,10 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
     // Streaming (container::stream): memory stays at one chunk of groups, whatever the
     // tensor's size; the input's declared sizes are checked against its length first.
     crate::cli_io::check_size(&args.input, args.limits.max_bytes)?;
-    let report = container::stream::quantize_file(
+    // The fast path (gridgames::simd) where it applies, bit for bit the oracle; library
+    // profiles run the scalar quantizer group by group.
+    let opts = crate::decode::simd_options(args.threads)?;
+    let report = container::stream::quantize_file_with(
         &args.input,
         &args.output,
         &quantizer,
@@ -54,6 +60,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         args.bf16,
         args.tensor.as_deref(),
         container::stream::CHUNK_ELEMENTS,
+        &opts,
     )?;
     for (name, values, groups) in &report.quantized {
         eprintln!("{name}: {values} values, {groups} groups");
