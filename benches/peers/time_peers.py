@@ -129,14 +129,21 @@ def main(argv=None) -> int:
         ("copy f32", "copy", "nvfp4"),
         ("f32 -> e2m1 codes", "encode-e2m1", "nvfp4"),
         ("f32 -> e4m3 codes", "encode-e4m3", "nvfp4"),
-        ("quantize nvfp4", "quantize", "nvfp4"),
-        ("quantize mxfp4", "quantize", "mxfp4"),
-        ("quantize nf4 (bnb layout, g=64)", "quantize", "nf4-bnb"),
+        # quantize-fresh: every run a new tensor scale, so the per-tensor plan is rebuilt
+        # each time, as the peers redo all their work each call.
+        ("quantize nvfp4", "quantize-fresh", "nvfp4"),
+        ("quantize mxfp4", "quantize-fresh", "mxfp4"),
+        ("quantize nf4 (bnb layout, g=64)", "quantize-fresh", "nf4-bnb"),
+        ("quantize nf4 (NVFP4 container)", "quantize-fresh", "nf4"),
+        ("quantize po2-nf4 (2 grids)", "quantize-fresh", "po2-nf4"),
+        ("quantize mpo2 (2 grids)", "quantize-fresh", "mpo2"),
+        ("quantize po2-split87 (2 grids)", "quantize-fresh", "po2-split87"),
+        ("quantize sfp4 (3 grids)", "quantize-fresh", "sfp4"),
         ("decode nvfp4 -> f32", "decode-f32", "nvfp4"),
         ("decode nvfp4 -> bf16", "decode-bf16", "nvfp4"),
     ]:
         try:
-            rows.append((op, f"gridgames {be} (reference profile)" if bop == "quantize" else f"gridgames {be}",
+            rows.append((op, f"gridgames {be} (reference profile)" if bop.startswith("quantize") else f"gridgames {be}",
                          ours(binary, data, bop, fmt, be, args.reps)))
         except Exception as e:  # noqa: BLE001
             rows.append((op, f"gridgames {be}", f"did not run: {e}"))
