@@ -132,7 +132,7 @@ fn check_tensor(
         let col0 = g * 16 % cols;
         for (j, &c) in codes.iter().enumerate() {
             let byte = q[row * cols / 2 + (col0 + j) / 2];
-            let theirs = if (col0 + j) % 2 == 0 {
+            let theirs = if (col0 + j).is_multiple_of(2) {
                 byte & 15
             } else {
                 byte >> 4

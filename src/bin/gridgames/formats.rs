@@ -14,10 +14,7 @@ pub fn bits_per_value(f: &gridgames::format::Format) -> f64 {
 }
 
 pub fn run(_args: &Args) -> Result<ExitCode, String> {
-    println!(
-        "{:<14} {:>5} {:>5} {:>7} {:>6} {:>9}  {}",
-        "format", "group", "grids", "scale", "tensor", "bits/val", "profiles"
-    );
+    println!("format         group grids   scale tensor  bits/val  profiles");
     for f in tables::FORMATS {
         let profiles: Vec<&str> = Profile::for_format(f).iter().map(|p| p.name()).collect();
         println!(
