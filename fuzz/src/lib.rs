@@ -94,7 +94,11 @@ fn decode_all_backends(format: &Format, codes: &[u8], scales: &[u8], ts: f32, n:
             assert_eq!(r_want, r_f, "{}: decode_f32 result differs", format.name);
             if r_f.is_ok() {
                 let bits: Vec<u32> = f.iter().map(|v| v.to_bits()).collect();
-                assert_eq!(want, bits, "{}: decode_f32 differs from decode_bits", format.name);
+                assert_eq!(
+                    want, bits,
+                    "{}: decode_f32 differs from decode_bits",
+                    format.name
+                );
             }
         }
     }
@@ -154,7 +158,8 @@ fn quantize_values(format: &Format, profile: Profile, x: &[f32], pad: bool) {
     for backend in Backend::available() {
         let got = simd::quantize(&q, x, pad, &simd::Options::with(backend));
         assert_eq!(
-            want, got,
+            want,
+            got,
             "{} {}: {backend:?} differs from the scalar quantizer",
             format.name,
             profile.name()
@@ -245,7 +250,12 @@ pub fn safetensors(data: &[u8]) {
     if let Ok(ts) = container::read_safetensors_floats(path, data, None) {
         for t in ts {
             let count = t.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
-            assert_eq!(count, Some(t.data.len()), "`{}`: data length differs from shape", t.name);
+            assert_eq!(
+                count,
+                Some(t.data.len()),
+                "`{}`: data length differs from shape",
+                t.name
+            );
         }
     }
     let _ = container::metadata_format(data);
@@ -256,7 +266,10 @@ pub fn safetensors(data: &[u8]) {
         for t in ts {
             let count = t.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
             let Some(count) = count else {
-                panic!("`{}`: read_quantized returned a shape whose size overflows", t.name);
+                panic!(
+                    "`{}`: read_quantized returned a shape whose size overflows",
+                    t.name
+                );
             };
             let stored = t.codes.len() * 2;
             assert!(
@@ -302,7 +315,9 @@ pub fn spec(data: &[u8]) {
         .collect();
     quantize_values(&format, Profile::Reference, &x, false);
     let codes: Vec<u8> = (0..group).map(|i| i as u8).collect();
-    let scales: Vec<u8> = (0..2 * format.scale_bytes as usize).map(|i| 0x38 + i as u8).collect();
+    let scales: Vec<u8> = (0..2 * format.scale_bytes as usize)
+        .map(|i| 0x38 + i as u8)
+        .collect();
     decode_all_backends(&format, &codes, &scales, 1.0, group * 2);
 }
 
