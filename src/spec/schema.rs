@@ -802,6 +802,26 @@ fn resolve_grid(
             }
         }
     }
+    // The exact quantizer (`quant::exact`) holds midpoints of adjacent values and their
+    // products with the scale in u128 mantissas, which is exact only while a grid's nonzero
+    // magnitudes stay within a bounded range of each other: a grid holding 1.0 and 1e31
+    // overflowed there (fuzz/regressions/spec). 2^32 is far beyond any 4-bit grid in use
+    // (E2M1 spans 12×, NF4 13×, INT4 8×).
+    let magnitudes = (0..16)
+        .filter(|&c| valid & (1 << c) != 0)
+        .map(|c| f32::from_bits(values[c]).abs())
+        .filter(|&m| m > 0.0);
+    let (lo, hi) = magnitudes.fold((f32::INFINITY, 0f32), |(lo, hi), m| (lo.min(m), hi.max(m)));
+    if hi > 0.0 && (hi as f64) / (lo as f64) > (1u64 << 32) as f64 {
+        return Err(err(
+            file,
+            line_of(&g.name),
+            &field("values"),
+            format!(
+                "nonzero magnitudes range from {lo:e} to {hi:e}, more than 2^32 apart; a 4-bit grid this wide is not supported"
+            ),
+        ));
+    }
     let target = match &g.target {
         Some(t) => exact_f32(file, &field("target"), t)?,
         None => {
