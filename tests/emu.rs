@@ -296,7 +296,11 @@ fn malformed_lines_are_reported_and_the_rest_checked() {
         "{}",
         r.malformed[1].1
     );
-    assert!(r.malformed[2].1.contains("not a hex digit"), "{}", r.malformed[2].1);
+    assert!(
+        r.malformed[2].1.contains("not a hex digit"),
+        "{}",
+        r.malformed[2].1
+    );
     assert!(
         r.malformed[3].1.contains("K = 1 is not allowed"),
         "{}",

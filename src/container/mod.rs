@@ -65,7 +65,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
     })
 }
 
-/// Read the float tensors of a safetensors file (F32, F16, BF16, F64), or only those whose
+/// Read the float tensors of a safetensors file (F32, F16, BF16; others are skipped), or only those whose
 /// names contain `filter`.
 pub fn read_safetensors_floats(
     path: &Path,

@@ -36,6 +36,12 @@ pub fn parse_words(s: &str, digits: usize, field: &str) -> Result<Vec<u32>, Stri
             s.len()
         ));
     }
+    // from_str_radix accepts a leading `+`; the format is hex digits only.
+    if let Some(bad) = s.bytes().position(|b| !b.is_ascii_hexdigit()) {
+        return Err(format!(
+            "field `{field}`: character {bad} is not a hex digit"
+        ));
+    }
     let mut out = Vec::with_capacity(s.len() / digits);
     for (i, chunk) in s.as_bytes().chunks(digits).enumerate() {
         let text = std::str::from_utf8(chunk).map_err(|_| format!("field `{field}`: not ASCII"))?;
