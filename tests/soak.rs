@@ -6,6 +6,7 @@
 //! GRIDGAMES_SOAK=1 GRIDGAMES_SOAK_VALUES=1000000000 cargo test --release --test soak -- --nocapture
 //! ```
 //! `GRIDGAMES_SOAK_VALUES` is the number of values per format (default 10^9);
+//! `GRIDGAMES_SOAK_FORMAT` restricts the run to one format (for parallel processes);
 //! `GRIDGAMES_SOAK_SEED` changes the stream. The values mix the shapes that break fast
 //! paths: normal-ish data over many binades, exact ties of the grids (small integers and
 //! halves times powers of two), subnormals, zeros of both signs, huge values near f32's
@@ -88,7 +89,12 @@ fn soak_quantize_decode_every_backend() {
     eprintln!("soak: {per_format} values per format, backends {backends:?}");
     let mut mismatches = 0u64;
     let total = Instant::now();
+    // GRIDGAMES_SOAK_FORMAT=name runs one format, so formats can soak in parallel processes.
+    let only = std::env::var("GRIDGAMES_SOAK_FORMAT").ok();
     for format in tables::FORMATS {
+        if only.as_deref().is_some_and(|name| name != format.name) {
+            continue;
+        }
         let started = Instant::now();
         let q = Quantizer::new(format, Profile::Reference).unwrap();
         let group = format.group_size as usize;

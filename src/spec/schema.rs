@@ -960,6 +960,16 @@ pub fn resolve_format(
             ),
         ));
     }
+    if scale_bytes == 4 && scale_el.bits != 32 {
+        // The quantizer stores FP32 absmax patterns in 4-byte scales; any other element
+        // there would be read back as something else.
+        return Err(err(
+            file,
+            line_of(&f.scale.element),
+            "scale.bytes",
+            format!("4-byte scales must be `f32`, not `{}`", scale_el.name),
+        ));
+    }
     let width = scale_bytes * 8;
     let all_bits = if width == 32 {
         u32::MAX
