@@ -138,6 +138,36 @@ fn check_lengths(
     Ok(())
 }
 
+/// The one decode loop: check lengths, selectors and codes, and hand every element's exact
+/// value to `store` with its slot. Both public decoders are this loop with a different store.
+fn decode_with<T>(
+    format: &Format,
+    codes: &[u8],
+    scales: &[u8],
+    tensor_scale: f32,
+    out: &mut [T],
+    store: impl Fn(f64) -> T,
+) -> Result<(), DecodeError> {
+    let n = out.len();
+    check_lengths(format, n, codes, scales, n)?;
+    let group = format.group_size as usize;
+    for (g, chunk) in out.chunks_mut(group).enumerate() {
+        let scale = scale_at(format, scales, g);
+        let grid = format
+            .grid_of_scale(scale)
+            .ok_or(DecodeError::InvalidSelector { group: g, scale })?;
+        for (j, slot) in chunk.iter_mut().enumerate() {
+            let index = g * group + j;
+            let code = code_at(format, codes, index);
+            if !format.grids[grid].is_valid(code) {
+                return Err(DecodeError::InvalidCode { index, code });
+            }
+            *slot = store(exact_value(format, grid, code, scale, tensor_scale));
+        }
+    }
+    Ok(())
+}
+
 /// Decode `out.len()` elements to the raw bits of `output` (f32 bits, or f16/bf16 bits in
 /// the low half). Selector bits are checked; invalid codes are an error.
 pub fn decode_bits(
@@ -148,24 +178,9 @@ pub fn decode_bits(
     output: Output,
     out: &mut [u32],
 ) -> Result<(), DecodeError> {
-    let n = out.len();
-    check_lengths(format, n, codes, scales, n)?;
-    let group = format.group_size as usize;
-    for (g, chunk) in out.chunks_mut(group).enumerate() {
-        let scale = scale_at(format, scales, g);
-        let grid = format
-            .grid_of_scale(scale)
-            .ok_or(DecodeError::InvalidSelector { group: g, scale })?;
-        for (j, slot) in chunk.iter_mut().enumerate() {
-            let index = g * group + j;
-            let code = code_at(format, codes, index);
-            if !format.grids[grid].is_valid(code) {
-                return Err(DecodeError::InvalidCode { index, code });
-            }
-            *slot = round_output(exact_value(format, grid, code, scale, tensor_scale), output);
-        }
-    }
-    Ok(())
+    decode_with(format, codes, scales, tensor_scale, out, |v| {
+        round_output(v, output)
+    })
 }
 
 /// Decode to f32.
@@ -176,22 +191,6 @@ pub fn decode_f32(
     tensor_scale: f32,
     out: &mut [f32],
 ) -> Result<(), DecodeError> {
-    let n = out.len();
-    check_lengths(format, n, codes, scales, n)?;
-    let group = format.group_size as usize;
-    for (g, chunk) in out.chunks_mut(group).enumerate() {
-        let scale = scale_at(format, scales, g);
-        let grid = format
-            .grid_of_scale(scale)
-            .ok_or(DecodeError::InvalidSelector { group: g, scale })?;
-        for (j, slot) in chunk.iter_mut().enumerate() {
-            let index = g * group + j;
-            let code = code_at(format, codes, index);
-            if !format.grids[grid].is_valid(code) {
-                return Err(DecodeError::InvalidCode { index, code });
-            }
-            *slot = exact_value(format, grid, code, scale, tensor_scale) as f32;
-        }
-    }
-    Ok(())
+    // `as f32` rounds an f64 to nearest even: the single rounding of the exact value.
+    decode_with(format, codes, scales, tensor_scale, out, |v| v as f32)
 }
