@@ -82,21 +82,11 @@ fn ours(
     if let Some(ts) = ts_override {
         ctx = TensorContext { scale: ts, ..ctx };
     }
-    let g = format.group_size as usize;
-    let mut codes = vec![0u8; case.x.len() / 2];
-    let mut scales = Vec::new();
-    for (gi, chunk) in case.x.chunks(g).enumerate() {
-        let r = q.quantize_group(chunk, &ctx);
-        for (j, &c) in r.codes.iter().enumerate() {
-            gridgames::quant::put_code(format, &mut codes, gi * g + j, c);
-        }
-        if format.scale_bytes == 4 {
-            scales.extend_from_slice(&r.scale.to_le_bytes());
-        } else {
-            scales.push(r.scale as u8);
-        }
-    }
-    (codes, scales, ctx.scale)
+    // The public path, so the non-finite gate (Quantizer::check_finite) is exercised too.
+    let q = q
+        .quantize_with_context(&case.x, &ctx, false)
+        .expect("quantize");
+    (q.codes, q.scales, ctx.scale)
 }
 
 struct Tally {

@@ -515,25 +515,16 @@ pub fn quantize_file_with(
             report.copied.push(src.name.clone());
             continue;
         }
-        // Pass 1: the tensor's largest magnitude, and the first non-finite value (the
-        // in-memory quantizer reports that before anything else).
+        // Pass 1: the tensor's largest magnitude, and the first non-finite value the profile
+        // has no rule for (the in-memory quantizer reports that before anything else).
         let mut amax = 0f32;
         let mut done = 0;
         while done < src.count {
             let n = step.min(src.count - done);
             read_values(input, &mut file, src, done, n, &mut raw, &mut x)?;
-            if let Some(j) = x.iter().position(|v| !v.is_finite()) {
-                return Err(format!(
-                    "{}: tensor `{}`: {}",
-                    input.display(),
-                    src.name,
-                    QuantError::NonFinite {
-                        index: done + j,
-                        bits: x[j].to_bits(),
-                        profile: quantizer.profile.name(),
-                    }
-                ));
-            }
+            quantizer
+                .check_finite(&x, done)
+                .map_err(|e| format!("{}: tensor `{}`: {e}", input.display(), src.name))?;
             amax = x.iter().fold(amax, |m, v| m.max(v.abs()));
             done += n;
         }

@@ -137,6 +137,18 @@ impl Quantizer {
 
     /// Quantize a whole tensor (flattened, groups taken in order).
     pub fn quantize(&self, x: &[f32], pad: bool) -> Result<Quantized, QuantError> {
+        // Zero padding cannot change the tensor's largest magnitude.
+        self.quantize_with_context(x, &self.tensor_context(x), pad)
+    }
+
+    /// Quantize with a given tensor context: a calibrated amax, or a tensor scale taken from
+    /// elsewhere (an exported checkpoint's `weight_scale_2`, or 1.0 for block scales only).
+    pub fn quantize_with_context(
+        &self,
+        x: &[f32],
+        ctx: &TensorContext,
+        pad: bool,
+    ) -> Result<Quantized, QuantError> {
         let group = self.format.group_size as usize;
         let padded = if x.len().is_multiple_of(group) {
             0
@@ -148,13 +160,7 @@ impl Quantizer {
                 group: self.format.group_size,
             });
         };
-        if let Some(index) = x.iter().position(|v| !v.is_finite()) {
-            return Err(QuantError::NonFinite {
-                index,
-                bits: x[index].to_bits(),
-                profile: self.profile.name(),
-            });
-        }
+        self.check_finite(x, 0)?;
         let mut data;
         let x = if padded > 0 {
             data = x.to_vec();
@@ -163,26 +169,13 @@ impl Quantizer {
         } else {
             x
         };
-        let ctx = self.tensor_context(x);
-        let tensor_scale = if self.format.tensor_scale {
-            Some(ctx.scale)
-        } else {
-            None
-        };
         let groups = x.len() / group;
         let mut codes = vec![0u8; x.len().div_ceil(2)];
-        let mut scales = Vec::with_capacity(groups * self.format.scale_bytes as usize);
+        let mut scales = vec![0u8; groups * self.format.scale_bytes as usize];
         let mut grid_of_group = Vec::with_capacity(groups);
         for (g, chunk) in x.chunks(group).enumerate() {
-            let r = self.quantize_group(chunk, &ctx);
-            for (j, &c) in r.codes.iter().enumerate() {
-                put_code(&self.format, &mut codes, g * group + j, c);
-            }
-            if self.format.scale_bytes == 4 {
-                scales.extend_from_slice(&r.scale.to_le_bytes());
-            } else {
-                scales.push(r.scale as u8);
-            }
+            let r = self.quantize_group(chunk, ctx);
+            store_group(&self.format, &r, g, &mut codes, &mut scales);
             grid_of_group.push(r.grid as u8);
         }
         Ok(Quantized {
@@ -192,9 +185,25 @@ impl Quantizer {
             padded,
             codes,
             scales,
-            tensor_scale,
+            tensor_scale: self.format.tensor_scale.then_some(ctx.scale),
             grid_of_group,
         })
+    }
+
+    /// The first NaN or Inf in `x` (reported at `offset + index`), unless this profile
+    /// reproduces its library's handling of them on this format.
+    pub fn check_finite(&self, x: &[f32], offset: usize) -> Result<(), QuantError> {
+        if self.profile.accepts_non_finite(&self.format) {
+            return Ok(());
+        }
+        match x.iter().position(|v| !v.is_finite()) {
+            Some(j) => Err(QuantError::NonFinite {
+                index: offset + j,
+                bits: x[j].to_bits(),
+                profile: self.profile.name(),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// The per-tensor context (amax and decode scale) of a tensor.
@@ -296,6 +305,25 @@ pub(crate) fn finish_group(
         scale: stored,
         grid,
         sse,
+    }
+}
+
+/// Write group `g`'s result into packed codes and stored scales (sized for the tensor).
+pub fn store_group(
+    format: &Format,
+    r: &GroupResult,
+    g: usize,
+    codes: &mut [u8],
+    scales: &mut [u8],
+) {
+    let group = format.group_size as usize;
+    for (j, &c) in r.codes.iter().enumerate() {
+        put_code(format, codes, g * group + j, c);
+    }
+    if format.scale_bytes == 4 {
+        scales[4 * g..4 * g + 4].copy_from_slice(&r.scale.to_le_bytes());
+    } else {
+        scales[g] = r.scale as u8;
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::decode::{self, DecodeError, Output};
 use crate::format::Format;
-use crate::quant::{put_code, QuantError, Quantized, Quantizer, TensorContext};
+use crate::quant::{store_group, QuantError, Quantized, Quantizer, TensorContext};
 
 use super::plan::{DecodePlan, QuantPlan};
 use super::portable::{self, amax_bits, DecodeKernel, PortableDecode, PortableElements};
@@ -272,15 +272,7 @@ pub fn quantize_chunk(
     }
     for (k, chunk) in x[whole..].chunks(group.max(1)).enumerate() {
         let g = whole / group.max(1) + k;
-        let r = q.quantize_group(chunk, ctx);
-        for (j, &c) in r.codes.iter().enumerate() {
-            put_code(f, codes, g * group + j, c);
-        }
-        if sb == 4 {
-            scales[4 * g..4 * g + 4].copy_from_slice(&r.scale.to_le_bytes());
-        } else {
-            scales[g] = r.scale as u8;
-        }
+        store_group(f, &q.quantize_group(chunk, ctx), g, codes, scales);
     }
 }
 

@@ -164,19 +164,13 @@ fn emulate(rng: &mut SplitMix) -> Result<Vec<String>, String> {
         scale: 1.0,
     };
     let quantize = |x: &[f32]| {
-        let mut codes = vec![0u8; x.len() / 2];
-        let mut scales = vec![];
-        for (g, chunk) in x.chunks(16).enumerate() {
-            let r = quantizer.quantize_group(chunk, &one);
-            for (j, &c) in r.codes.iter().enumerate() {
-                gridgames::quant::put_code(&tables::NVFP4, &mut codes, g * 16 + j, c);
-            }
-            scales.push(r.scale as u8);
-        }
-        (codes, scales)
+        quantizer
+            .quantize_with_context(x, &one, false)
+            .map(|q| (q.codes, q.scales))
+            .map_err(|e| e.to_string())
     };
-    let (qa, sa) = quantize(&a);
-    let (qb, sb) = quantize(&bt);
+    let (qa, sa) = quantize(&a)?;
+    let (qb, sb) = quantize(&bt)?;
     let id = "blackwell-sm100/tcgen05.mma.kind::mxf4nvf4.block16.ue4m3";
     let instr = emu::instruction(id).map_err(|e| format!("{e}"))?;
     let op_a = Operand {
