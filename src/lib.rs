@@ -34,6 +34,9 @@ pub mod emu;
 pub mod eval;
 #[cfg(feature = "std")]
 #[forbid(unsafe_code)]
+pub mod fsio;
+#[cfg(feature = "std")]
+#[forbid(unsafe_code)]
 pub mod learn;
 #[cfg(feature = "std")]
 #[forbid(unsafe_code)]

@@ -299,3 +299,38 @@ fn cli_max_bytes_bounds_endless_inputs() {
     );
     assert!(!ok && err.contains("larger than --max-bytes"), "{err}");
 }
+
+/// Every command that reads a file is bounded, not only quantize/decode/convert: case files
+/// (`mma`, `verify`), learning data (`learn`), and runtime spec files (1 MiB).
+#[cfg(unix)]
+#[test]
+fn every_reader_is_bounded() {
+    let d = Dir::new("zero-all");
+    std::os::unix::fs::symlink("/dev/zero", d.path("z.txt")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", d.path("z.npy")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", d.path("z.yaml")).unwrap();
+    for args in [
+        &["mma", "--max-bytes", "1M", "--cases", "z.txt"][..],
+        &["verify", "--max-bytes", "1M", "z.txt"][..],
+        &[
+            "learn",
+            "--max-bytes",
+            "1M",
+            "--data",
+            "npy:z.npy",
+            "--name",
+            "x",
+            "--out",
+            "x.yaml",
+            "--quiet",
+        ][..],
+    ] {
+        let (ok, err) = run(&d, args);
+        assert!(
+            !ok && err.contains("larger than --max-bytes"),
+            "{args:?}: {err}"
+        );
+    }
+    let (ok, err) = run(&d, &["show", "z.yaml"]);
+    assert!(!ok && err.contains("larger than the read limit"), "{err}");
+}

@@ -133,6 +133,24 @@ fn not_yaml() {
     insta::assert_snapshot!("not_yaml", bad("not_yaml", "(yaml syntax)"));
 }
 
+/// Combinations the quantizer has no semantics for are refused at load time (they were once
+/// accepted and decoded N(0,1) data to ~1e-38).
+#[test]
+fn tensor_scale_combinations() {
+    insta::assert_snapshot!(
+        "fp32_scale_with_tensor_scale",
+        bad("fp32_scale_with_tensor_scale", "tensor_scale")
+    );
+    insta::assert_snapshot!(
+        "floor_pow2_with_tensor_scale",
+        bad("floor_pow2_with_tensor_scale", "tensor_scale")
+    );
+    insta::assert_snapshot!(
+        "floor_pow2_with_mantissa",
+        bad("floor_pow2_with_mantissa", "scale.rounding")
+    );
+}
+
 /// Every fixture in the directory is exercised by a test above (a new one cannot be forgotten).
 #[test]
 fn every_fixture_is_tested() {
@@ -146,6 +164,9 @@ fn every_fixture_is_tested() {
         [
             "bad_tie_rule.yaml",
             "duplicate_code.yaml",
+            "floor_pow2_with_mantissa.yaml",
+            "floor_pow2_with_tensor_scale.yaml",
+            "fp32_scale_with_tensor_scale.yaml",
             "inexact_value.yaml",
             "missing_field.yaml",
             "missing_grid_field.yaml",

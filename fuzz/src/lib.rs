@@ -464,3 +464,151 @@ pub fn vectors(data: &[u8]) {
     let _ = verify::verify_quantize_text("fuzz.txt", s, &over, verify::Options::default());
     let _ = verify::verify_decode_text("fuzz.txt", s, &over);
 }
+
+/// A random valid-looking format spec built from the input bytes, covering every schema
+/// combination: 1–4 grids (E2M1, INT4, shifted or scaled E2M1, explicit near-uniform
+/// values), every tie rule, UE4M3 / UE8M0 / 4-byte FP32 scales, selector bits, value masks,
+/// both scale roundings, with and without a tensor scale, both nibble orders. Returns the
+/// YAML text; the loader decides whether the combination is accepted.
+pub fn random_format_spec(data: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut b = Bytes { data };
+    let group = pick(&[2u32, 4, 8, 16, 32, 64, 128], b.u8()).unwrap_or(16);
+    let scale_kind = b.u8() % 3;
+    let grids = if scale_kind == 2 { 1 } else { 1 + b.u8() % 4 };
+    let ties = ["even-code", "lower-index", "toward-zero", "away-from-zero"];
+    let mut y = String::new();
+    let _ = writeln!(y, "name: fuzz-quality\ngroup_size: {group}\ngrids:");
+    for g in 0..grids {
+        let tie = pick(&ties, b.u8()).unwrap_or("even-code");
+        let _ = writeln!(y, "  - name: g{g}");
+        match b.u8() % 5 {
+            0 => {
+                let _ = writeln!(y, "    element: e2m1");
+            }
+            1 => {
+                let _ = writeln!(y, "    element: int4");
+            }
+            2 => {
+                let off = pick(&["0.5", "-0.5", "0.25"], b.u8()).unwrap_or("0.5");
+                let _ = writeln!(y, "    element: e2m1\n    offset: {off}");
+            }
+            3 => {
+                let _ = writeln!(y, "    element: e2m1\n    factor: 0.75");
+            }
+            _ => {
+                // -7..8 with a jitter of at most a quarter step (k/64): sorted, distinct,
+                // an exact 0 and the top at 8; every gap at most 1.5 steps.
+                let values: Vec<String> = (0..16i32)
+                    .map(|i| {
+                        let jitter = if i == 7 || i == 15 {
+                            0
+                        } else {
+                            (b.u8() % 33) as i32 - 16
+                        };
+                        format!("{}", ((i - 7) * 64 + jitter) as f64 / 64.0)
+                    })
+                    .collect();
+                let _ = writeln!(y, "    values: [{}]", values.join(", "));
+            }
+        }
+        let _ = writeln!(y, "    ties: {tie}");
+    }
+    let (element, bits): (&str, u32) = match scale_kind {
+        0 => ("ue4m3", 7),
+        1 => ("ue8m0", 8),
+        _ => ("f32", 32),
+    };
+    let _ = writeln!(y, "scale:\n  element: {element}");
+    if scale_kind == 2 {
+        let _ = writeln!(y, "  bytes: 4");
+    }
+    if grids > 1 {
+        let sel: &[u32] = if grids == 2 { &[7] } else { &[7, 6] };
+        let sel_mask: u32 = sel.iter().map(|s| 1 << s).sum();
+        let value_mask = ((1u32 << bits) - 1) & !sel_mask & 0xff;
+        let list: Vec<String> = sel.iter().map(|s| s.to_string()).collect();
+        let _ = writeln!(
+            y,
+            "  selector_bits: [{}]\n  value_mask: 0x{value_mask:02x}",
+            list.join(", ")
+        );
+        if grids == 3 {
+            let _ = writeln!(y, "  selectors: {{\"00\": 0, \"10\": 1, \"11\": 2}}");
+        }
+    }
+    let rounding = if b.u8() % 2 == 0 { "rne" } else { "floor-pow2" };
+    let tensor = if b.u8() % 2 == 0 { "f32" } else { "none" };
+    let nibbles = if b.u8() % 2 == 0 {
+        "low-first"
+    } else {
+        "high-first"
+    };
+    let _ = writeln!(
+        y,
+        "  rounding: {rounding}\ntensor_scale: {tensor}\nnibble_order: {nibbles}\nprovenance: fuzz"
+    );
+    y
+}
+
+/// Relative MSE above which an accepted format's reference quantization is garbage. The
+/// generated grids have every gap at most 1/3 of the target (E2M1's 4 → 6), and a
+/// floor-pow2 scale with a target that is not a power of two saturates the group maximum by
+/// up to a factor 2, so a correct quantizer can reach ~0.11 on groups of 2 (E2M1 × 0.75 under
+/// UE8M0, seen) and stays far below otherwise; the defects this guards against (a scale that
+/// ignores the tensor scale, a floor-pow2 exponent stored as an FP32 bit pattern) gave 1.0.
+pub const SPEC_QUALITY_MAX_REL_MSE: f64 = 0.25;
+
+/// Every spec the loader accepts must quantize N(0,1)-shaped data sensibly: the reference
+/// profile's output decodes, and the relative MSE is below [`SPEC_QUALITY_MAX_REL_MSE`].
+/// The data amplitude sits in the middle of the format's scale range (a format without a
+/// tensor scale cannot represent data outside it, and saying so is not garbage).
+pub fn spec_quality(data: &[u8]) {
+    let text = random_format_spec(data);
+    let Ok(format) = gridgames::spec::load_format_text("fuzz-quality.yaml", &text) else {
+        return;
+    };
+    let Ok(q) = Quantizer::new(&format, Profile::Reference) else {
+        return;
+    };
+    let group = format.group_size as usize;
+    let amplitude = if format.tensor_scale || format.scale_bytes == 4 {
+        1.0
+    } else {
+        let e = &format.scale_element;
+        let max_code = gridgames::quant::max_scale_code(&format);
+        let positive: Vec<f64> = (0..=max_code)
+            .filter(|&c| c & !format.value_mask == 0 && !e.is_nan(c))
+            .map(|c| e.decode(c))
+            .filter(|v| *v > 0.0 && v.is_finite())
+            .collect();
+        let lo = positive.iter().cloned().fold(f64::INFINITY, f64::min);
+        let hi = positive.iter().cloned().fold(0.0, f64::max);
+        // A group's amax is about 2.5 for N(0,1); aim its scale at the geometric middle.
+        let target = gridgames::quant::min_target(&format) as f64;
+        ((lo * hi).sqrt() * target / 2.5).clamp(1e-30, 1e30)
+    };
+    let x: Vec<f32> = gridgames::eval::Distribution::Normal
+        .sample_f32(group * 8, 7)
+        .iter()
+        .map(|v| (*v as f64 * amplitude) as f32)
+        .collect();
+    let r = match q.quantize(&x, false) {
+        Ok(r) => r,
+        Err(e) => panic!("accepted spec does not quantize finite data: {e}\n{text}"),
+    };
+    let back = match r.decode_f32() {
+        Ok(v) => v,
+        Err(e) => panic!("accepted spec's output does not decode: {e}\n{text}"),
+    };
+    let (mut err, mut sig) = (0f64, 0f64);
+    for (a, b) in x.iter().zip(&back) {
+        err += (*a as f64 - *b as f64).powi(2);
+        sig += (*a as f64).powi(2);
+    }
+    let rel = err / sig;
+    assert!(
+        rel < SPEC_QUALITY_MAX_REL_MSE,
+        "accepted spec quantizes N(0,1) data with relative MSE {rel} (amplitude {amplitude}):\n{text}"
+    );
+}

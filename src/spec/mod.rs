@@ -118,11 +118,7 @@ pub fn format_of_resolved(
 
 /// SHA-256 of a spec text, lowercase hex (as in the generated header).
 pub fn sha256_hex(text: &str) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::fsio::sha256_hex(text.as_bytes())
 }
 
 /// Load a format spec from YAML text against the built-in elements.
@@ -140,11 +136,17 @@ pub fn load_format_text(file: &str, text: &str) -> Result<Format, SpecError> {
 /// Load a format spec file from disk.
 pub fn load_format_file(path: &std::path::Path) -> Result<Format, SpecError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| SpecError {
-        file: file.clone(),
-        line: None,
-        field: "(file)".into(),
-        message: e.to_string(),
+    // Bounded like every other read: a spec path could name a device or a huge file.
+    let text = crate::fsio::read_text_capped(path, crate::fsio::MAX_SPEC_BYTES).map_err(|e| {
+        SpecError {
+            file: file.clone(),
+            line: None,
+            field: "(file)".into(),
+            message: match e {
+                crate::fsio::FileError::Io { message, .. } => message,
+                other => other.to_string(),
+            },
+        }
     })?;
     load_format_text(&file, &text)
 }

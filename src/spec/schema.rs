@@ -1129,6 +1129,47 @@ pub fn resolve_format(
             ))
         }
     };
+    // A per-tensor scale is defined (spec/README.md §4) only with 1-byte block scales rounded
+    // by `rne`: the block scale is then amax / (target × tensor scale) and the decode product
+    // grid × scale × tensor scale is at most 52 bits, exact in f64. With a 4-byte FP32 block
+    // scale the product needs 72 bits, and `floor-pow2` (OCP MX) has no rule that involves a
+    // tensor scale; both were once accepted and silently produced garbage, so they are refused.
+    // `floor-pow2` writes the exponent as the scale code (code = e + bias), which is the
+    // element's encoding of 2^e only for an unsigned exponent-only element such as UE8M0.
+    if scale_rounding == "FloorPow2"
+        && (scale_el.is_int || scale_el.signed || scale_el.mantissa_bits != 0)
+    {
+        return Err(err(
+            file,
+            line_of(&f.scale.rounding),
+            "scale.rounding",
+            format!(
+                "`floor-pow2` needs an unsigned power-of-two scale element (no sign, no \
+                 mantissa, as ue8m0); `{}` is not one: use `rounding: rne`",
+                scale_el.name
+            ),
+        ));
+    }
+    if tensor_scale && scale_bytes == 4 {
+        return Err(err(
+            file,
+            line_of(&f.tensor_scale),
+            "tensor_scale",
+            "`tensor_scale: f32` with a 4-byte FP32 block scale (`scale.bytes: 4`) is not \
+             supported: the semantics define a tensor scale only for 1-byte block scales; \
+             use `tensor_scale: none`",
+        ));
+    }
+    if tensor_scale && scale_rounding == "FloorPow2" {
+        return Err(err(
+            file,
+            line_of(&f.tensor_scale),
+            "tensor_scale",
+            "`tensor_scale: f32` with `scale.rounding: floor-pow2` is not supported: OCP MX \
+             power-of-two scales are defined without a tensor scale; use `tensor_scale: none` \
+             or `scale.rounding: rne`",
+        ));
+    }
     let high_nibble_first = match f.nibble_order.value.as_str() {
         "low-first" => false,
         "high-first" => true,

@@ -1,9 +1,7 @@
 //! Rendering the vector files and the MANIFEST, and writing them atomically.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-
-use sha2::{Digest, Sha256};
+use std::path::Path;
 
 use crate::decode::{self, Output};
 use crate::element::{Element, Kind, Specials};
@@ -269,13 +267,6 @@ pub fn generate_all() -> Result<Vec<GeneratedFile>, String> {
     Ok(files)
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// Every file under `dir`, as paths relative to it with `/` separators, sorted.
 pub fn list_files(dir: &Path) -> Result<Vec<String>, String> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), String> {
@@ -345,27 +336,20 @@ pub fn manifest(dir: &Path, generated: &[GeneratedFile]) -> Result<String, Strin
         } else {
             "-".into()
         };
-        let _ = writeln!(body, "{} {cases} {p}", sha256_hex(&bytes));
+        let _ = writeln!(body, "{} {cases} {p}", crate::fsio::sha256_hex(&bytes));
     }
     let _ = writeln!(t, "# files: {}, cases: {total}", paths.len());
     t.push_str(&body);
     Ok(t)
 }
 
-/// Write `text` to `path` atomically: a temporary file in the same directory, then rename.
+/// Write `text` to `path` atomically (a temporary file beside it, then a rename), creating
+/// the directory first.
 pub fn write_atomic(path: &Path, text: &str) -> Result<(), String> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let tmp: PathBuf = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("{}: {e}", path.display())
-    })
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    Ok(crate::fsio::write_atomic(path, text.as_bytes())?)
 }
 
 /// Files under `dir` inside a generated format directory that generation does not produce.

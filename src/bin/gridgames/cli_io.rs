@@ -5,12 +5,12 @@
 //! the flag, before allocating. The bound is enforced on the bytes actually read (`take`),
 //! not only on the length the file system reports, so a FIFO or a device such as
 //! `/dev/zero` is refused the same way.
-use std::io::Read;
 use std::path::Path;
 
-/// 16 GiB: larger than any single checkpoint shard in common use (typically 2–10 GB), small
-/// enough that a mistaken path such as a disk image fails quickly with a clear message.
-pub const DEFAULT_MAX_BYTES: u64 = 16 << 30;
+use gridgames::fsio::FileError;
+
+/// The default bound (16 GiB; see [`gridgames::fsio::DEFAULT_MAX_BYTES`]).
+pub use gridgames::fsio::DEFAULT_MAX_BYTES;
 
 /// The `--max-bytes` option, flattened into each command that reads tensors.
 #[derive(clap::Args, Clone, Copy, Debug)]
@@ -52,34 +52,73 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("`{text}` is too large"))
 }
 
-fn too_large(path: &Path, max: u64) -> String {
-    format!(
-        "{}: larger than --max-bytes ({max} bytes); raise --max-bytes if the file is meant to be this large",
-        path.display()
-    )
+/// The library's file error in the CLI's words (the limit is this flag).
+fn message(e: FileError) -> String {
+    match e {
+        FileError::TooLarge { path, max } => format!(
+            "{}: larger than --max-bytes ({max} bytes); raise --max-bytes if the file is meant to be this large",
+            path.display()
+        ),
+        other => other.to_string(),
+    }
 }
 
 /// Check the length the file system reports (a cheap early refusal, before opening).
 pub fn check_size(path: &Path, max: u64) -> Result<(), String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    if meta.is_file() && meta.len() > max {
-        return Err(too_large(path, max));
-    }
-    Ok(())
+    gridgames::fsio::check_size(path, max).map_err(message)
 }
 
 /// Read a whole input file, at most `max` bytes.
 pub fn read_input(path: &Path, max: u64) -> Result<Vec<u8>, String> {
-    check_size(path, max)?;
-    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut bytes = Vec::new();
-    file.take(max.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    if bytes.len() as u64 > max {
-        return Err(too_large(path, max));
+    gridgames::fsio::read_capped(path, max).map_err(message)
+}
+
+/// Read a whole UTF-8 input file, at most `max` bytes.
+pub fn read_text(path: &Path, max: u64) -> Result<String, String> {
+    gridgames::fsio::read_text_capped(path, max).map_err(message)
+}
+
+/// Every 2-D tensor of a safetensors file (or those whose name contains `pattern`) as f32,
+/// sorted by name, read through the library's container reader under the `--max-bytes`
+/// bound; also the SHA-256 of the file's bytes (for the provenance).
+pub fn load_safetensors(
+    path: &Path,
+    pattern: Option<&str>,
+    two_d_only: bool,
+    max_bytes: u64,
+) -> Result<(Vec<(String, Vec<f32>)>, String), String> {
+    let bytes = read_input(path, max_bytes)?;
+    let mut out = Vec::new();
+    for t in gridgames::container::float_input_from_bytes(path, &bytes, false, pattern)? {
+        if two_d_only && t.shape.len() != 2 {
+            continue;
+        }
+        if let Some(i) = t.data.iter().position(|v| !v.is_finite()) {
+            return Err(format!(
+                "{}: tensor {}: value {i} is not finite",
+                path.display(),
+                t.name
+            ));
+        }
+        out.push((t.name, t.data));
     }
-    Ok(bytes)
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    if out.is_empty() {
+        return Err(format!(
+            "{}: no {}tensor{} of type f32/f16/bf16",
+            path.display(),
+            if two_d_only { "2-D " } else { "" },
+            pattern.map(|p| format!(" named *{p}*")).unwrap_or_default()
+        ));
+    }
+    Ok((out, gridgames::fsio::sha256_hex(&bytes)))
+}
+
+/// A little-endian f32, f16 (or bf16 stored as u16) `.npy` file, flattened.
+pub fn load_npy(path: &Path, max_bytes: u64) -> Result<Vec<f32>, String> {
+    let bytes = read_input(path, max_bytes)?;
+    let mut tensors = gridgames::container::float_input_from_bytes(path, &bytes, false, None)?;
+    Ok(tensors.pop().map(|t| t.data).unwrap_or_default())
 }
 
 #[cfg(test)]

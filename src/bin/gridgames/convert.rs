@@ -63,7 +63,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         })?;
         codes.push(code as u8);
     }
-    container::write_atomic(&args.output, &npy::to_bytes("|u1", &t.shape, &codes))?;
+    gridgames::fsio::write_atomic(&args.output, &npy::to_bytes("|u1", &t.shape, &codes))?;
     eprintln!(
         "wrote {} {} codes to {}",
         codes.len(),

@@ -151,7 +151,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         }
         start += len;
     }
-    container::write_atomic(&args.output, &data)?;
+    gridgames::fsio::write_atomic(&args.output, &data)?;
     eprintln!(
         "decoded `{}` ({} values, {}) to {}",
         t.name,

@@ -2,7 +2,7 @@
 //! synthetic distributions and real weights, for group sizes 8..256 (the format's grids, its
 //! group size overridden), and the PO2 gain of each multi-grid format over the best of its
 //! own grids used alone. Prints tables, writes a CSV and SVG charts.
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -47,6 +47,8 @@ pub struct Args {
     /// Worker threads (default: available parallelism).
     #[arg(long)]
     threads: Option<usize>,
+    #[command(flatten)]
+    pub limits: crate::cli_io::Limits,
 }
 
 /// One data set of the study.
@@ -62,15 +64,6 @@ struct Job {
     format: usize,
     single: Option<usize>,
     group: u32,
-}
-
-fn write_atomic(path: &Path, text: &str) -> Result<(), String> {
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
-    ));
-    std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 pub fn run(args: &Args) -> Result<ExitCode, String> {
@@ -109,7 +102,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         });
     }
     if let Some(w) = &args.weights {
-        let t = super::learn::load_safetensors(w, None, true)?;
+        let (t, _) = crate::cli_io::load_safetensors(w, None, true, args.limits.max_bytes)?;
         let tensors: Vec<Vec<f32>> = t
             .into_iter()
             .map(|(_, mut v)| {
@@ -264,7 +257,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         }
     }
     if let Some(path) = &args.csv {
-        write_atomic(path, &csv)?;
+        gridgames::fsio::write_atomic(path, csv.as_bytes())?;
         println!("\nwrote {}", path.display());
     }
     if let Some(dir) = &args.svg_dir {
@@ -310,7 +303,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             };
             for (name, chart) in [("relative_mse", c1), ("po2_gain", c2)] {
                 let path = dir.join(format!("{name}_{}.svg", ds.name));
-                write_atomic(&path, &plot::svg(&chart))?;
+                gridgames::fsio::write_atomic(&path, plot::svg(&chart).as_bytes())?;
                 println!("wrote {}", path.display());
             }
         }

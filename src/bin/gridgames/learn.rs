@@ -58,102 +58,8 @@ pub struct Args {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
-}
-
-/// Every 2-D tensor of a safetensors file (or those whose name contains `pattern`) as f32,
-/// sorted by name.
-pub fn load_safetensors(
-    path: &Path,
-    pattern: Option<&str>,
-    two_d_only: bool,
-) -> Result<Vec<(String, Vec<f32>)>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let st = safetensors::SafeTensors::deserialize(&bytes)
-        .map_err(|e| format!("{}: not a safetensors file: {e}", path.display()))?;
-    let mut out = Vec::new();
-    let mut names: Vec<String> = st.names().into_iter().map(|s| s.to_string()).collect();
-    names.sort();
-    for name in names {
-        if pattern.is_some_and(|p| !name.contains(p)) {
-            continue;
-        }
-        let view = st
-            .tensor(&name)
-            .map_err(|e| format!("{}: tensor {name}: {e}", path.display()))?;
-        if two_d_only && view.shape().len() != 2 {
-            continue;
-        }
-        let data = view.data();
-        let values: Vec<f32> = match view.dtype() {
-            safetensors::Dtype::F32 => data
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect(),
-            safetensors::Dtype::F16 => data
-                .chunks_exact(2)
-                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-                .collect(),
-            safetensors::Dtype::BF16 => data
-                .chunks_exact(2)
-                .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
-                .collect(),
-            _ => continue,
-        };
-        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-            return Err(format!(
-                "{}: tensor {name}: value {i} is not finite",
-                path.display()
-            ));
-        }
-        out.push((name, values));
-    }
-    if out.is_empty() {
-        return Err(format!(
-            "{}: no {}tensor{} of type f32/f16/bf16",
-            path.display(),
-            if two_d_only { "2-D " } else { "" },
-            pattern.map(|p| format!(" named *{p}*")).unwrap_or_default()
-        ));
-    }
-    Ok(out)
-}
-
-/// A little-endian f32 or f16 `.npy` file, flattened.
-pub fn load_npy(path: &Path) -> Result<Vec<f32>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let bad = |why: &str| format!("{}: not a supported .npy file: {why}", path.display());
-    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
-        return Err(bad("no NUMPY magic"));
-    }
-    let (header_len, start) = match bytes[6] {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => (
-            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-            12,
-        ),
-        _ => return Err(bad("unknown version")),
-    };
-    let header = bytes
-        .get(start..start + header_len)
-        .map(String::from_utf8_lossy)
-        .ok_or_else(|| bad("truncated header"))?;
-    if header.contains("'fortran_order': True") {
-        return Err(bad("Fortran order"));
-    }
-    let data = &bytes[start + header_len..];
-    if header.contains("'<f4'") {
-        Ok(data
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect())
-    } else if header.contains("'<f2'") {
-        Ok(data
-            .chunks_exact(2)
-            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-            .collect())
-    } else {
-        Err(bad("dtype is not <f4 or <f2"))
-    }
+    #[command(flatten)]
+    limits: crate::cli_io::Limits,
 }
 
 /// Load one `--data` argument: tensors and a one-line description for the provenance.
@@ -161,15 +67,15 @@ pub fn load_data(
     arg: &str,
     group_size: usize,
     seed: u64,
+    max_bytes: u64,
 ) -> Result<(Vec<Vec<f32>>, String), String> {
     if let Some(rest) = arg.strip_prefix("safetensors:") {
         let (path, pattern) = match rest.rsplit_once(':') {
             Some((p, pat)) if Path::new(p).exists() => (p, Some(pat)),
             _ => (rest, None),
         };
-        let t = load_safetensors(Path::new(path), pattern, true)?;
+        let (t, sha) = crate::cli_io::load_safetensors(Path::new(path), pattern, true, max_bytes)?;
         let n: usize = t.iter().map(|(_, v)| v.len()).sum();
-        let sha = sha256_file(Path::new(path))?;
         let desc = format!(
             "{} 2-D tensors ({n} values) of {} (sha256 {sha}){}",
             t.len(),
@@ -184,7 +90,7 @@ pub fn load_data(
         return Ok((t.into_iter().map(|(_, v)| v).collect(), desc));
     }
     if let Some(path) = arg.strip_prefix("npy:") {
-        let v = load_npy(Path::new(path))?;
+        let v = crate::cli_io::load_npy(Path::new(path), max_bytes)?;
         let desc = format!("{path} ({} values)", v.len());
         return Ok((vec![v], desc));
     }
@@ -207,12 +113,6 @@ pub fn load_data(
             d.name()
         ),
     ))
-}
-
-fn sha256_file(path: &Path) -> Result<String, String> {
-    use sha2::Digest;
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(format!("{:x}", sha2::Sha256::digest(&bytes)))
 }
 
 /// FORMAT[:GRID] → that grid's values (normalized to largest magnitude 1 by the learner).
@@ -265,7 +165,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
     let mut tensors = Vec::new();
     let mut data_desc = Vec::new();
     for d in &args.data {
-        let (t, desc) = load_data(d, args.group_size, args.seed)?;
+        let (t, desc) = load_data(d, args.group_size, args.seed, args.limits.max_bytes)?;
         tensors.extend(t);
         data_desc.push(desc);
     }

@@ -1,6 +1,5 @@
 //! `gridgames mma`: check or fill in MMA case files with the tensor-core emulator.
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use gridgames::emu::{self, cases};
@@ -23,6 +22,8 @@ pub struct MmaArgs {
     /// List the instructions of the spec files and exit.
     #[arg(long)]
     pub list: bool,
+    #[command(flatten)]
+    pub limits: crate::cli_io::Limits,
 }
 
 /// Runs the subcommand: exit 0 when every case matches, 1 on any mismatch or malformed line.
@@ -60,11 +61,11 @@ pub fn run(args: &MmaArgs) -> Result<ExitCode, String> {
             "nothing to do: give --cases FILE (and optionally --emit OUT), or --list".into(),
         );
     };
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = crate::cli_io::read_text(path, args.limits.max_bytes)?;
     if let Some(out) = &args.emit {
         return match cases::emit(&text) {
             Ok(filled) => {
-                write_atomic(out, &filled)?;
+                gridgames::fsio::write_atomic(out, filled.as_bytes())?;
                 println!("wrote {}", out.display());
                 Ok(ExitCode::SUCCESS)
             }
@@ -129,32 +130,5 @@ pub fn run(args: &MmaArgs) -> Result<ExitCode, String> {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    })
-}
-
-/// Writes to a temporary file beside `out`, then renames it over `out`.
-fn write_atomic(out: &Path, text: &str) -> Result<(), String> {
-    let dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = out
-        .file_name()
-        .ok_or_else(|| format!("{}: not a file name", out.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let res = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, out)
-    })();
-    res.map_err(|e| {
-        // Best effort: never leave the temporary behind.
-        let _ = std::fs::remove_file(&tmp);
-        format!("{}: {e}", out.display())
     })
 }

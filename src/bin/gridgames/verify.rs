@@ -59,6 +59,8 @@ pub struct Args {
     /// Examples shown per class.
     #[arg(long, default_value_t = 5)]
     pub examples: usize,
+    #[command(flatten)]
+    pub limits: crate::cli_io::Limits,
 }
 
 /// Runs the subcommand: exit 0 when every mismatch (if any) is allowed, 1 otherwise, 2 on
@@ -88,7 +90,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         None => None,
     };
     let report = if let Some(path) = &args.cases {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = crate::cli_io::read_text(path, args.limits.max_bytes)?;
         let name = path.display().to_string();
         let file = CaseFile::parse(&name, &text)?;
         let over = Overrides {
@@ -141,10 +143,11 @@ fn container_report(
     profile: Option<Profile>,
     options: Options,
 ) -> Result<Report, String> {
-    let inputs = container::read_float_input(input, false, None)?;
+    let input_bytes = crate::cli_io::read_input(input, args.limits.max_bytes)?;
+    let inputs = container::float_input_from_bytes(input, &input_bytes, false, None)?;
     let mut report = Report::default();
     if let Some(qpath) = &args.quantized {
-        let bytes = std::fs::read(qpath).map_err(|e| format!("{}: {e}", qpath.display()))?;
+        let bytes = crate::cli_io::read_input(qpath, args.limits.max_bytes)?;
         let meta = container::metadata_format(&bytes);
         let format = match format {
             Some(f) => f,
@@ -206,7 +209,7 @@ fn container_report(
     let format = format.ok_or("--codes/--scales need --format")?;
     let profile = profile.unwrap_or(Profile::Reference);
     let read_u8 = |p: &PathBuf| -> Result<Vec<u8>, String> {
-        let bytes = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        let bytes = crate::cli_io::read_input(p, args.limits.max_bytes)?;
         let arr = container::npy::parse(&bytes).map_err(|e| format!("{}: {e}", p.display()))?;
         Ok(arr.data.to_vec())
     };

@@ -1,0 +1,183 @@
+//! File input and output shared by every reader and writer of the crate and the CLI: one
+//! size-capped reader, one atomic writer, one SHA-256 helper.
+//!
+//! Every input comes from someone else (a checkpoint, a colleague's case file, a spec), so a
+//! read is bounded before it allocates: the length the file system reports is checked first
+//! (a cheap early refusal), and the bound is then enforced on the bytes actually read
+//! (`take`), so a FIFO or a device such as `/dev/zero` is refused the same way.
+//!
+//! Every output goes to a temporary file beside the target and is renamed into place, so a
+//! failed or interrupted write never leaves a partial file under the target's name.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// 16 GiB: larger than any single checkpoint shard in common use (typically 2–10 GB), small
+/// enough that a mistaken path such as a disk image fails quickly with a clear message.
+pub const DEFAULT_MAX_BYTES: u64 = 16 << 30;
+
+/// 1 MiB: the largest spec file read at run time (the built-in ones are under 8 KiB).
+pub const MAX_SPEC_BYTES: u64 = 1 << 20;
+
+/// Why a file could not be read or written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FileError {
+    /// The operating system refused (missing file, permissions, a missing directory...).
+    Io {
+        /// The file named by the caller.
+        path: PathBuf,
+        /// The operating system's message.
+        message: String,
+    },
+    /// The file holds more bytes than the caller's bound.
+    TooLarge {
+        /// The file named by the caller.
+        path: PathBuf,
+        /// The bound, in bytes.
+        max: u64,
+    },
+    /// A text file that is not UTF-8.
+    NotUtf8 {
+        /// The file named by the caller.
+        path: PathBuf,
+    },
+}
+
+impl std::fmt::Display for FileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FileError::Io { path, message } => write!(f, "{}: {message}", path.display()),
+            FileError::TooLarge { path, max } => write!(
+                f,
+                "{}: larger than the read limit ({max} bytes); raise the limit if the file \
+                 is meant to be this large",
+                path.display()
+            ),
+            FileError::NotUtf8 { path } => write!(f, "{}: not UTF-8 text", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for FileError {}
+
+impl From<FileError> for String {
+    fn from(e: FileError) -> String {
+        e.to_string()
+    }
+}
+
+fn io_error(path: &Path, e: std::io::Error) -> FileError {
+    FileError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// Refuse early when the file system reports a regular file longer than `max` bytes.
+pub fn check_size(path: &Path, max: u64) -> Result<(), FileError> {
+    let meta = std::fs::metadata(path).map_err(|e| io_error(path, e))?;
+    if meta.is_file() && meta.len() > max {
+        return Err(FileError::TooLarge {
+            path: path.to_path_buf(),
+            max,
+        });
+    }
+    Ok(())
+}
+
+/// Read a whole file, at most `max` bytes.
+pub fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>, FileError> {
+    check_size(path, max)?;
+    let file = std::fs::File::open(path).map_err(|e| io_error(path, e))?;
+    let mut bytes = Vec::new();
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_error(path, e))?;
+    if bytes.len() as u64 > max {
+        return Err(FileError::TooLarge {
+            path: path.to_path_buf(),
+            max,
+        });
+    }
+    Ok(bytes)
+}
+
+/// Read a whole UTF-8 text file, at most `max` bytes.
+pub fn read_text_capped(path: &Path, max: u64) -> Result<String, FileError> {
+    String::from_utf8(read_capped(path, max)?).map_err(|_| FileError::NotUtf8 {
+        path: path.to_path_buf(),
+    })
+}
+
+/// The temporary file a write to `path` goes through (hidden, beside it, named by process).
+pub fn temp_path_for(path: &Path) -> Result<PathBuf, FileError> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path.file_name().ok_or_else(|| FileError::Io {
+        path: path.to_path_buf(),
+        message: "not a file path".into(),
+    })?;
+    Ok(dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    )))
+}
+
+/// Write `bytes` to `path` atomically: a temporary file beside it, then a rename. A missing
+/// directory is reported by the target's name, not the temporary file's.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
+    let tmp = temp_path_for(path)?;
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.flush()
+    });
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io_error(path, e));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io_error(path, e)
+    })
+}
+
+/// SHA-256 of `bytes`, lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_device_is_capped_by_what_is_read() {
+        let e = read_capped(Path::new("/dev/zero"), 4096).unwrap_err();
+        assert!(matches!(e, FileError::TooLarge { max: 4096, .. }), "{e}");
+    }
+
+    #[test]
+    fn atomic_write_leaves_nothing_on_a_missing_directory() {
+        let e = write_atomic(Path::new("/nonexistent-dir-gg/out.bin"), b"x").unwrap_err();
+        assert!(
+            e.to_string().starts_with("/nonexistent-dir-gg/out.bin:"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn sha256_of_empty() {
+        assert_eq!(
+            sha256_hex(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+}
