@@ -25,24 +25,3 @@ fn nvfp4_reference_known_group() {
         vec![0, 2, 2, 4, 4, 6, 6, 7, 8, 8, 0, 14, 15, 1, 2, 5]
     );
 }
-
-/// fouroversix 1.0.5 turns tensors with amax below ~3e-33 into NaN arithmetic
-/// (1/(decode·scale) = inf, inf·0 = NaN); the profile refuses them instead of answering
-/// with codes the library does not give. Just above the bound it still quantizes.
-#[test]
-fn fouroversix_refuses_tensors_it_computes_with_nan() {
-    for format in [&tables::IF4, &tables::FOUR_OVER_SIX] {
-        let q = Quantizer::new(format, Profile::Fouroversix).unwrap();
-        let mut x = vec![0f32; 64];
-        x[0] = 1e-34;
-        for (i, v) in x[16..32].iter_mut().enumerate() {
-            *v = 1e-34 * 2f32.powi(-17) * [1.0, 0.5, -0.75, 0.25][i % 4];
-        }
-        let e = q.quantize(&x, false).unwrap_err().to_string();
-        assert!(e.contains("not reproduced") && e.contains("NaN"), "{e}");
-        let simd = gridgames::simd::quantize(&q, &x, false, &Default::default());
-        assert!(simd.is_err(), "the fast path refuses it too");
-        x[0] = 1e-30;
-        assert!(q.quantize(&x, false).is_ok());
-    }
-}

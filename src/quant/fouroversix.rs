@@ -88,32 +88,6 @@ pub fn tensor_scale(kind: Kind, rule: Rule, amax: f32) -> f32 {
     }
 }
 
-/// The smallest nonzero E4M3 block scale, 2^-9.
-const E4M3_MIN_SCALE: f32 = 1.0 / 512.0;
-
-/// Whether fouroversix's f32 sequence stays finite for this tensor amax: a block whose scale
-/// byte is 1 (2^-9) computes `1 / (decode · 2^-9)` with decode = 1 / (Vmax·Smax / amax); for a
-/// tensor amax below about 3e-33 that reciprocal is +inf, and the library's codes then come
-/// from `inf · 0 = NaN` arithmetic (issue: a 1e-34 tensor gave NaN codes 0xb and kept the
-/// first candidate because a NaN error never compares smaller). gridgames does not reproduce
-/// that NaN path, so such tensors are refused rather than answered differently.
-pub fn amax_in_domain(kind: Kind, rule: Rule, amax: f32) -> bool {
-    if amax == 0.0 {
-        return true;
-    }
-    let decode = 1.0 / (vmax_smax(kind, rule) / amax);
-    (1.0 / (decode * E4M3_MIN_SCALE)).is_finite()
-}
-
-/// The fouroversix kind of a format this profile applies to.
-pub(crate) fn kind_of(format_name: &str) -> Kind {
-    if format_name == "if4" {
-        Kind::If4
-    } else {
-        Kind::FourOverSix
-    }
-}
-
 /// float8_e4m3fn of an f32 (RNE, the bits PyTorch's cast gives below 464), as a byte.
 fn e4m3(v: f32) -> u32 {
     E4M3.encode(v as f64, Rounding::NearestEven, Policy::Satfinite)
@@ -329,7 +303,11 @@ pub(crate) fn profile_group(
     ctx: &TensorContext,
     grid: usize,
 ) -> GroupResult {
-    let kind = kind_of(format_name);
+    let kind = if format_name == "if4" {
+        Kind::If4
+    } else {
+        Kind::FourOverSix
+    };
     let (codes, scale, error) = candidate(kind, Rule::Mse, x, ctx.amax, grid);
     GroupResult {
         codes,
@@ -341,6 +319,10 @@ pub(crate) fn profile_group(
 
 /// The `fouroversix` profile's tensor scale for `if4` and `four-over-six`.
 pub(crate) fn profile_tensor_scale(format_name: &str, amax: f32) -> f32 {
-    let kind = kind_of(format_name);
+    let kind = if format_name == "if4" {
+        Kind::If4
+    } else {
+        Kind::FourOverSix
+    };
     tensor_scale(kind, Rule::Mse, amax)
 }

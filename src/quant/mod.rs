@@ -9,7 +9,6 @@ pub mod profiles;
 pub mod torch_cpu;
 
 use exact::Exact;
-use profiles::fouroversix;
 use nearest::PreparedGrid;
 pub use profiles::Profile;
 
@@ -70,13 +69,6 @@ pub enum QuantError {
         bits: u32,
         profile: &'static str,
     },
-    /// The tensor lies where the profile's library computes with non-finite intermediates
-    /// (its output there is NaN arithmetic, which gridgames does not reproduce).
-    OutsideLibraryDomain {
-        profile: &'static str,
-        amax_bits: u32,
-        reason: &'static str,
-    },
     /// The profile does not apply to this format.
     ProfileNotForFormat {
         profile: &'static str,
@@ -97,11 +89,6 @@ impl std::fmt::Display for QuantError {
                 f,
                 "input value {index} is {} (f32 bits 0x{bits:08x}); profile `{profile}` has no rule for NaN or Inf",
                 f32::from_bits(*bits)
-            ),
-            QuantError::OutsideLibraryDomain { profile, amax_bits, reason } => write!(
-                f,
-                "profile `{profile}` is not reproduced for a tensor with amax {:e} (f32 bits 0x{amax_bits:08x}): {reason}",
-                f32::from_bits(*amax_bits)
             ),
             QuantError::ProfileNotForFormat { profile, format, supported } => {
                 write!(f, "profile `{profile}` does not apply to format `{format}` (it supports: {supported})")
@@ -174,7 +161,6 @@ impl Quantizer {
             });
         };
         self.check_finite(x, 0)?;
-        self.check_context(ctx)?;
         let mut data;
         let x = if padded > 0 {
             data = x.to_vec();
@@ -218,22 +204,6 @@ impl Quantizer {
             }),
             None => Ok(()),
         }
-    }
-
-    /// Refuse a tensor context for which this profile's library has no finite computation
-    /// (fouroversix with a tensor amax below about 3e-33), instead of answering differently.
-    pub fn check_context(&self, ctx: &TensorContext) -> Result<(), QuantError> {
-        if self.profile == Profile::Fouroversix {
-            let kind = fouroversix::kind_of(self.format.name);
-            if !fouroversix::amax_in_domain(kind, fouroversix::Rule::Mse, ctx.amax) {
-                return Err(QuantError::OutsideLibraryDomain {
-                    profile: self.profile.name(),
-                    amax_bits: ctx.amax.to_bits(),
-                    reason: "fouroversix 1.0.5 computes 1/(decode*scale) = inf there and its codes come from NaN",
-                });
-            }
-        }
-        Ok(())
     }
 
     /// The per-tensor context (amax and decode scale) of a tensor.
