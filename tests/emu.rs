@@ -1,6 +1,7 @@
 //! Tensor-core emulator tests. Expected values come from MMA-Sim (the checked-in case files of
 //! `vectors/mma/<arch>/`), from real hardware (`vectors/mma/hopper-h200/`), or from hand
-//! derivations in the reference notes; none is computed by the code under test.
+//! derivations written out below (from the worked example of Xie et al., "MMA-Sim",
+//! arXiv 2511.10909); none is computed by the code under test.
 use std::path::{Path, PathBuf};
 
 use gridgames::emu::sfp4::{self, Pipeline};
@@ -110,7 +111,7 @@ fn all_case_files_pass() {
     assert!(total >= 120_000);
 }
 
-/// The worked example of the reference notes (§8): exact result −0.875 from
+/// The worked example of MMA-Sim (arXiv 2511.10909, its exact-result example): −0.875 from
 /// a = [−2^13, −0.5, −0.25, −0.125], b = [2^10, 1, 1, 1], c = 2^23, other lanes zero.
 #[test]
 fn worked_example_per_architecture() {

@@ -317,7 +317,7 @@ fn rmse(name: &str, group: u32, x: &[f32]) -> f64 {
 #[test]
 fn nvfp4_matches_published_normal_mse() {
     // 0.0091: NVFP4 with E4M3 scale rounding on N(0,1), groups of 16 (IST-DASLab
-    // disaggregated-quantization notebook; shared/reference/grid-games.md §5).
+    // disaggregated-quantization notebook, github.com/IST-DASLab).
     let x = normal_values();
     let m = rmse("nvfp4", 16, &x);
     eprintln!(

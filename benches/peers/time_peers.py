@@ -5,7 +5,7 @@ Usage (from the repository root; builds nothing, expects the release example):
 
     cargo build --release --example bench_throughput
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \\
-        /work/peers-venv/bin/python benches/peers/time_peers.py [--n 4194304] [--reps 7]
+        $PEERS_VENV/bin/python benches/peers/time_peers.py [--n 4194304] [--reps 7]
 
 Every implementation gets the same f32 input (N(0,1), seed 0, shape [n/1024, 1024]), one
 thread (torch.set_num_threads(1); gridgames THREADS=1), and the best of --reps timed runs

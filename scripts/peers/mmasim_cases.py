@@ -4,7 +4,7 @@
 Usage (the venv needs torch and mmasim==2.1.1; mmasim JIT-compiles a small C++ extension,
 so g++ and ninja must be on PATH):
 
-    PATH=/work/peers-venv/bin:$PATH python scripts/peers/mmasim_cases.py \
+    PATH=$PEERS_VENV/bin:$PATH python scripts/peers/mmasim_cases.py \
         --out vectors/mma --n 10000 --seed 20261127
 
 One file per instruction kind, `vectors/mma/<arch>/<kind>.txt`, one dot product per line in

@@ -1,4 +1,4 @@
-//! SFP4 ("shifted NVFP4") on tensor cores, DESIGN.md §4.
+//! SFP4 ("shifted NVFP4") on tensor cores (docs/design.md, "Tensor-core emulator").
 //!
 //! An SFP4 block of 16 codes `q_i` (E2M1) with scale byte `s` decodes to
 //! `scale(s) · (q_i + δ·c)`, with `c = ½` (E2M1 units) and the grid selector in scale bits 7

@@ -100,8 +100,23 @@ fn round_even(v: f32) -> f32 {
     v.round_ties_even()
 }
 
+/// The NaN an x86 CPU produces for an invalid operation such as `inf · 0` (sign set, quiet,
+/// no payload): what PyTorch's CPU kernels give, and what propagates through later ops.
+const X86_DEFAULT_NAN: u32 = 0xffc0_0000;
+
 /// fake_quantize_to_e2m1 for one value.
+///
+/// The library selects the range with masks multiplied in, not with branches:
+/// `sign(x) · (step1·m1 + step2·!m1·m2 + step3·!m1·!m2)`. For |x| = inf every step is inf and
+/// at least one mask is 0, so `inf · 0` makes the sum the x86 default NaN (0xffc00000, which
+/// becomes code 0xb); this happens when `1/(decode·scale)` overflows for a tensor with a tiny
+/// amax (seen with fouroversix 1.0.5: a 1e-34 tensor gave codes 0xb, and the E2M1 candidate
+/// was kept because a NaN error never compares smaller). For finite x the masked sum equals
+/// the branch below, and a NaN x (0 · inf) keeps the code-3 behaviour the peer vectors pin.
 fn fake_e2m1(x: f32) -> f32 {
+    if x.is_infinite() {
+        return f32::from_bits(X86_DEFAULT_NAN);
+    }
     let a = x.abs();
     let q = if a < 2.0 {
         round_even(2.0 * a) / 2.0

@@ -102,6 +102,38 @@ impl Profile {
         }
     }
 
+    /// What this profile's bits are checked against, exactly (shown by `gridgames formats`
+    /// and `show`). Only a profile checked against its library's own outputs may claim to
+    /// reproduce that library.
+    pub fn evidence(&self) -> &'static str {
+        match self {
+            Profile::Reference => {
+                "the definition (spec/README.md section 4); its quantize golden vectors are \
+                 regression pins of this implementation, its decode vectors are re-derived by an \
+                 independent numpy decoder (examples/python/check_vectors.py)"
+            }
+            Profile::ModelOpt => "ModelOpt 0.47 outputs (vectors/peers/modelopt/)",
+            Profile::TorchAo
+            | Profile::TorchAoCeil
+            | Profile::TorchAoEven
+            | Profile::TorchAoRceil => "torchao 0.18 outputs (vectors/peers/torchao/)",
+            Profile::Ggml => "gguf-py outputs (vectors/peers/gguf/)",
+            Profile::Bnb => "bitsandbytes 0.50.2 outputs (vectors/peers/bitsandbytes/)",
+            Profile::Fouroversix => {
+                "fouroversix 1.0.5 outputs (vectors/peers/fouroversix/), tiny-amax NaN paths \
+                 included"
+            }
+            Profile::Te | Profile::Cudnn => {
+                "NOT the library: our numpy transcription of its published formula \
+                 (vectors/peers/formulas/); no output of the library itself was compared"
+            }
+            Profile::Ocp => {
+                "the OCP MX v1.0 text only (it is the reference rule for MXFP4 under another \
+                 name); not yet compared with microsoft/microxcaling"
+            }
+        }
+    }
+
     pub(crate) fn check_format(&self, format: &Format) -> Result<(), QuantError> {
         if *self == Profile::Reference || self.formats().split(", ").any(|f| f == format.name) {
             return Ok(());

@@ -122,7 +122,7 @@ mod tests {
 
     #[test]
     fn torchao_e2m1_nan_codes_as_observed() {
-        // formats-and-peers.md and vectors/peers/README.md: 0x7fc00000 → 3, 0xffc00000 → 0xb,
+        // vectors/peers/README.md (observed with torchao 0.18): 0x7fc00000 → 3, 0xffc00000 → 0xb,
         // 0x7fffffff → 4, 0xffffffff → 0xc.
         assert_eq!(torchao_f32_to_e2m1(f32::from_bits(0x7FC0_0000)), 0x3);
         assert_eq!(torchao_f32_to_e2m1(f32::from_bits(0xFFC0_0000)), 0xB);

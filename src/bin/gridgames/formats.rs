@@ -36,6 +36,11 @@ pub fn run(_args: &Args) -> Result<ExitCode, String> {
         "element policies (convert --policy): {}",
         policies.join(", ")
     );
+    println!();
+    println!("profiles, and what each is checked against:");
+    for p in Profile::ALL {
+        println!("  {:<14} {}", p.name(), p.evidence());
+    }
     println!("any format may also be given as a path to a spec .yaml file (see spec/README.md)");
     Ok(ExitCode::SUCCESS)
 }

@@ -50,6 +50,9 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
     );
     let profiles: Vec<&str> = Profile::for_format(&f).iter().map(|p| p.name()).collect();
     println!("profiles        {}", profiles.join(", "));
+    for p in Profile::for_format(&f) {
+        println!("  {:<13} checked against: {}", p.name(), p.evidence());
+    }
     println!();
     for (gi, g) in f.grids.iter().enumerate() {
         let sel = f.selector_bits_of_grid.get(gi).copied().unwrap_or(0);
