@@ -25,6 +25,9 @@
 // ------------------------------------------------------------------------------------------
 // RNG (splitmix64), host only.
 static uint64_t g_state = 1;
+// The seed given on the command line; g_state advances, so headers print this, not g_state
+// (earlier probe runs printed the generator state at the time of writing as "seed").
+static uint64_t g_seed = 1;
 static uint64_t rnd() {
   uint64_t z = (g_state += 0x9E3779B97F4A7C15ull);
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -294,13 +297,14 @@ int main(int argc, char** argv) {
   std::string out = argv[1];
   int tiles = argc > 2 ? atoi(argv[2]) : 800;
   g_state = argc > 3 ? strtoull(argv[3], nullptr, 10) : 1;
+  g_seed = g_state;
   cudaDeviceProp prop;
   CK(cudaGetDeviceProperties(&prop, 0));
   int drv = 0, rt = 0;
   cudaDriverGetVersion(&drv);
   cudaRuntimeGetVersion(&rt);
   S.add("gpu: %s (sm_%d%d), CUDA driver API %d, runtime %d, seed %llu\n", prop.name, prop.major, prop.minor, drv, rt,
-        (unsigned long long)g_state);
+        (unsigned long long)g_seed);
 
   // ---------------- mma.sync bf16 ----------------
   {
@@ -333,7 +337,7 @@ int main(int argc, char** argv) {
       if (!pass) { if (!check_exact(want, D, "mma.sync bf16")) break; continue; }
       std::string path = out + "/hopper_mma_bf16.txt";
       FILE* f = fopen(path.c_str(), "w");
-      fprintf(f, "# %s on %s, gpu/mma_probe.cu (gpu/run.sh), seed %llu\n", instr, prop.name, (unsigned long long)g_state);
+      fprintf(f, "# %s on %s, gpu/mma_probe.cu (gpu/run.sh), seed %llu\n", instr, prop.name, (unsigned long long)g_seed);
       for (int tt = 0; tt < T; tt++)
         for (int r = 0; r < 16; r++)
           for (int n = 0; n < 8; n++)
@@ -379,7 +383,7 @@ int main(int argc, char** argv) {
       if (!pass) { if (!check_exact(want, D, "mma.sync e4m3")) break; continue; }
       std::string path = out + (e5 ? "/hopper_mma_e5m2.txt" : "/hopper_mma_e4m3.txt");
       FILE* f = fopen(path.c_str(), "w");
-      fprintf(f, "# %s on %s, gpu/mma_probe.cu (gpu/run.sh), seed %llu\n", instr, prop.name, (unsigned long long)g_state);
+      fprintf(f, "# %s on %s, gpu/mma_probe.cu (gpu/run.sh), seed %llu\n", instr, prop.name, (unsigned long long)g_seed);
       for (int tt = 0; tt < T; tt++)
         for (int r = 0; r < 16; r++)
           for (int n = 0; n < 8; n++)
@@ -458,7 +462,7 @@ int main(int argc, char** argv) {
       };
       std::string path = out + (mode == 0 ? "/hopper_wgmma_e4m3.txt" : "/hopper_wgmma_bf16.txt");
       FILE* f = fopen(path.c_str(), "w");
-      fprintf(f, "# %s (m64n8k%d) on %s, gpu/mma_probe.cu (gpu/run.sh), seed %llu\n", instr, kk, prop.name, (unsigned long long)g_state);
+      fprintf(f, "# %s (m64n8k%d) on %s, gpu/mma_probe.cu (gpu/run.sh), seed %llu\n", instr, kk, prop.name, (unsigned long long)g_seed);
       for (int tt = 0; tt < T; tt++)
         for (int r = 0; r < 64; r++)
           for (int n = 0; n < 8; n++)
@@ -503,7 +507,7 @@ int main(int argc, char** argv) {
     std::string path = out + "/hopper_sfp4.txt";
     FILE* f = fopen(path.c_str(), "w");
     fprintf(f, "# sfp4/hopper: SFP4 x NVFP4 GEMM %dx%dx%d on %s (k_sfp4, gpu/mma_probe.cu), seed %llu\n", M, N, K, prop.name,
-            (unsigned long long)g_state);
+            (unsigned long long)g_seed);
     for (int i = 0; i < M; i++)
       for (int j = 0; j < N; j++)
         fprintf(f, "sfp4/hopper %s %s %s %s %08X %08X\n", hex_codes(&A[(size_t)i * K], K, 1, true).c_str(),

@@ -9,6 +9,7 @@
 //! Expected values come from the peer library's files, from the published numbers,
 //! or from oracles written here (brute-force nearest search, SSE from decoded values).
 
+mod support;
 use std::path::Path;
 
 use gridgames::eval::{self, Distribution, Profile};
@@ -366,7 +367,13 @@ fn mpo2_not_worse_than_po2_nf4_on_its_training_data() {
             "{} is missing: run scripts/data/fetch_minilm.sh",
             path.display()
         );
-        eprintln!("skipped: {} not present", path.display());
+        support::skip(
+            "families::mpo2_not_worse_than_po2_nf4_on_its_training_data",
+            &format!(
+                "{} not present (scripts/data/fetch_minilm.sh)",
+                path.display()
+            ),
+        );
         return;
     };
     let st = safetensors::SafeTensors::deserialize(&bytes).expect("safetensors");

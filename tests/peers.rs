@@ -341,3 +341,44 @@ fn cudnn_mxfp4_published_formulas() {
         same,
     );
 }
+
+/// vectors/peers/MANIFEST lists every file under vectors/peers (but itself) with its SHA-256:
+/// a peer file added by a generator that forgot the manifest fails here.
+#[test]
+fn peer_manifest_covers_every_file() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors/peers");
+    let manifest = std::fs::read_to_string(root.join("MANIFEST")).unwrap();
+    let listed: std::collections::BTreeMap<String, String> = manifest
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let (h, p) = l.split_once("  ").expect("`<sha256>  <path>`");
+            (p.to_string(), h.to_string())
+        })
+        .collect();
+    fn walk(dir: &Path, base: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, base, out);
+            } else {
+                out.push(
+                    p.strip_prefix(base)
+                        .unwrap()
+                        .to_string_lossy()
+                        .replace('\\', "/"),
+                );
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&root, &root, &mut files);
+    files.retain(|f| f != "MANIFEST");
+    files.sort();
+    let names: Vec<String> = listed.keys().cloned().collect();
+    assert_eq!(files, names, "files vs MANIFEST entries");
+    for f in &files {
+        let got = gridgames::fsio::sha256_hex(&std::fs::read(root.join(f)).unwrap());
+        assert_eq!(&got, &listed[f], "vectors/peers/{f}: sha256");
+    }
+}

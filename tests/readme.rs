@@ -6,6 +6,8 @@
 //! repository. `cargo run --release -- demo` runs as `gridgames demo` (the same binary);
 //! `bash scripts/test.sh` is the command that runs this test, so it is reported as SKIP (with
 //! the reason) instead of recursing; a `pip install` line is run by scripts/test.sh itself.
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -97,11 +99,17 @@ fn every_readme_command_runs() {
             ["gridgames", rest @ ..] => rest.to_vec(),
             ["cargo", "run", "--release", "--", rest @ ..] => rest.to_vec(),
             ["bash", "scripts/test.sh"] => {
-                println!("SKIP README command `{cmd}`: it is the command running this test");
+                support::skip(
+                    "readme::every_readme_command_runs",
+                    &format!("`{cmd}` is the command running this test"),
+                );
                 continue;
             }
             ["pip", "install", ..] | ["python", ..] | ["python3", ..] => {
-                println!("SKIP README command `{cmd}`: run by scripts/test.sh (Python lane)");
+                support::skip(
+                    "readme::every_readme_command_runs",
+                    &format!("`{cmd}` is run by scripts/test.sh (Python lane)"),
+                );
                 continue;
             }
             _ => panic!("README command `{cmd}` is not one this test knows how to run"),

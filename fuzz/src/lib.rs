@@ -537,9 +537,17 @@ pub fn random_format_spec(data: &[u8]) -> String {
             let _ = writeln!(y, "  selectors: {{\"00\": 0, \"10\": 1, \"11\": 2}}");
         }
     }
-    let rounding = if b.u8() % 2 == 0 { "rne" } else { "floor-pow2" };
-    let tensor = if b.u8() % 2 == 0 { "f32" } else { "none" };
-    let nibbles = if b.u8() % 2 == 0 {
+    let rounding = if b.u8().is_multiple_of(2) {
+        "rne"
+    } else {
+        "floor-pow2"
+    };
+    let tensor = if b.u8().is_multiple_of(2) {
+        "f32"
+    } else {
+        "none"
+    };
+    let nibbles = if b.u8().is_multiple_of(2) {
         "low-first"
     } else {
         "high-first"

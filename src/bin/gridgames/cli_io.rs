@@ -78,6 +78,9 @@ pub fn read_text(path: &Path, max: u64) -> Result<String, String> {
     gridgames::fsio::read_text_capped(path, max).map_err(message)
 }
 
+/// A tensor's name and its values, flattened.
+pub type NamedValues = (String, Vec<f32>);
+
 /// Every 2-D tensor of a safetensors file (or those whose name contains `pattern`) as f32,
 /// sorted by name, read through the library's container reader under the `--max-bytes`
 /// bound; also the SHA-256 of the file's bytes (for the provenance).
@@ -86,7 +89,7 @@ pub fn load_safetensors(
     pattern: Option<&str>,
     two_d_only: bool,
     max_bytes: u64,
-) -> Result<(Vec<(String, Vec<f32>)>, String), String> {
+) -> Result<(Vec<NamedValues>, String), String> {
     let bytes = read_input(path, max_bytes)?;
     let mut out = Vec::new();
     for t in gridgames::container::float_input_from_bytes(path, &bytes, false, pattern)? {
