@@ -334,3 +334,33 @@ fn every_reader_is_bounded() {
     let (ok, err) = run(&d, &["show", "z.yaml"]);
     assert!(!ok && err.contains("larger than the read limit"), "{err}");
 }
+
+/// An output that is the input (directly or through a link) is refused, the input left
+/// byte for byte as it was; an output extension that does not match what is written too.
+#[cfg(unix)]
+#[test]
+fn output_never_destroys_the_input() {
+    let d = Dir::new("same");
+    let input = npy::f32_bytes(&[64], &values(64, 3));
+    std::fs::write(d.path("x.npy"), &input).unwrap();
+    std::os::unix::fs::symlink(d.path("x.npy"), d.path("x.safetensors")).unwrap();
+    for args in [
+        &["quantize", "x.npy", "x.npy"][..],
+        &["quantize", "x.npy", "x.safetensors"][..],
+        &["convert", "--to", "e4m3", "x.npy", "x.npy"][..],
+    ] {
+        let (ok, err) = run(&d, args);
+        assert!(
+            !ok && err.contains("the output is the input file"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(std::fs::read(d.path("x.npy")).unwrap(), input, "{args:?}");
+    }
+    let (ok, err) = run(&d, &["quantize", "x.npy", "q.npy"]);
+    assert!(!ok && err.contains("writes a .safetensors file"), "{err}");
+    assert!(!d.path("q.npy").exists());
+    let (ok, err) = run(&d, &["quantize", "x.npy", "q.safetensors"]);
+    assert!(ok, "{err}");
+    let (ok, err) = run(&d, &["decode", "q.safetensors", "y.safetensors"]);
+    assert!(!ok && err.contains("writes a .npy file"), "{err}");
+}

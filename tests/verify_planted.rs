@@ -372,12 +372,59 @@ fn bug_scale_clamp_missing() {
 
 #[test]
 fn bug_tensor_scale_one_ulp_off() {
-    let r = plant(nvfp4(), Profile::Reference, |_, _, r| {
-        let mut a = answer_of(r);
-        a.tensor_scale = r.tensor_scale.map(|t| f32::from_bits(t.to_bits() + 1));
-        a
+    // The implementation computes its tensor scale one ulp high and then quantizes every
+    // group consistently under it: only the tensor scale is wrong.
+    let q = Quantizer::new(nvfp4(), Profile::Reference).unwrap();
+    let r = plant(nvfp4(), Profile::Reference, |_, x, r| {
+        let mut ctx = q.tensor_context(x);
+        ctx.scale = f32::from_bits(ctx.scale.to_bits() + 1);
+        let own = q.quantize_with_context(x, &ctx, false).unwrap();
+        assert_eq!(
+            own.tensor_scale,
+            r.tensor_scale.map(|t| f32::from_bits(t.to_bits() + 1))
+        );
+        answer_of(&own)
     });
     assert_caught("tensor scale one ulp off", &r, Class::TensorScale, &[]);
+}
+
+/// Allowing `tensor-scale` never skips the group checks (it once did: garbage codes passed).
+#[test]
+fn allowed_tensor_scale_still_checks_every_group() {
+    let f = nvfp4();
+    let v = Verifier::new(f, Profile::Reference, Options::default()).unwrap();
+    let q = Quantizer::new(f, Profile::Reference).unwrap();
+    let x: Vec<f32> = (0..4096)
+        .map(|i| ((i * 7919 % 2001) as f32 - 1000.0) / 311.0)
+        .collect();
+    // A kernel that uses tensor scale 1 (torchao's nvfp4_quantize without per_tensor_scale)
+    // and is otherwise right: only the tensor-scale class, and it can be allowed.
+    let mut ctx = q.tensor_context(&x);
+    ctx.scale = 1.0;
+    let right = q.quantize_with_context(&x, &ctx, false).unwrap();
+    let mut report = Report::default();
+    v.check("ts-one", &x, Ok(&answer_of(&right)), &mut report)
+        .unwrap();
+    assert_eq!(
+        report.classes(),
+        vec![Class::TensorScale],
+        "{}",
+        report.render(3, &[])
+    );
+    assert!(!report.fails(&[Class::TensorScale]));
+    // Garbage codes under the same tensor scale: every group is still checked.
+    let mut garbage = answer_of(&right);
+    for (i, b) in garbage.codes.iter_mut().enumerate() {
+        *b = (i as u8).wrapping_mul(37).wrapping_add(11);
+    }
+    let mut report = Report::default();
+    v.check("garbage", &x, Ok(&garbage), &mut report).unwrap();
+    assert!(
+        report.fails(&[Class::TensorScale]),
+        "{}",
+        report.render(3, &[])
+    );
+    assert!(report.mismatches.len() > 100);
 }
 
 #[test]

@@ -33,8 +33,8 @@ pub enum Class {
     ScaleRange,
     /// Any other block-scale difference.
     ScaleWrong,
-    /// The per-tensor scale differs (group results then differ as a consequence and are not
-    /// classified).
+    /// The per-tensor scale differs. Every group is then checked under the implementation's
+    /// tensor scale, so allowing this class never hides a group mismatch.
     TensorScale,
     /// Another grid was chosen, and its squared error is within the stated tolerance of the
     /// reference grid's (tie rule between grids, or summation order).
@@ -307,6 +307,8 @@ impl Verifier {
         let groups = x.len() / g;
         report.groups += groups;
         report.elements += x.len();
+        let mut reference = reference;
+        let mut ctx = self.full.tensor_context(x);
         if let Some(tr) = reference.tensor_scale {
             let Some(ti) = a.tensor_scale else {
                 return Err(format!(
@@ -319,21 +321,42 @@ impl Verifier {
                 } else {
                     Class::TensorScale
                 };
+                // The groups are still checked, under the implementation's own tensor scale:
+                // allowing this class must never skip them (a kernel with tensor scale 1,
+                // as torchao's nvfp4_quantize without a per-tensor scale, is checked this way).
+                let usable = ti.is_finite() && ti > 0.0;
                 push(
                     class,
                     None,
                     None,
                     format!(
-                        "tensor scale 0x{:08x} ({ti:e}), expected 0x{:08x} ({tr:e})",
+                        "tensor scale 0x{:08x} ({ti:e}), expected 0x{:08x} ({tr:e}); {}",
                         ti.to_bits(),
-                        tr.to_bits()
+                        tr.to_bits(),
+                        if usable {
+                            "every group is checked under the implementation's tensor scale"
+                        } else {
+                            "the groups cannot be checked under it"
+                        }
                     ),
                 );
-                return Ok(());
+                if !usable {
+                    push(
+                        Class::ErrorMismatch,
+                        None,
+                        None,
+                        format!("tensor scale {ti:e} is not a positive finite number: no group was checked"),
+                    );
+                    return Ok(());
+                }
+                ctx.scale = ti;
+                reference = self
+                    .full
+                    .quantize_with_context(x, &ctx, false)
+                    .map_err(|e| format!("case {case}: under tensor scale {ti:e}: {e}"))?;
             }
         }
         let ts = reference.tensor_scale.unwrap_or(1.0);
-        let ctx = self.full.tensor_context(x);
 
         // A whole-tensor nibble swap is one finding; the rest is then checked on the
         // corrected codes.

@@ -124,6 +124,44 @@ pub fn load_npy(path: &Path, max_bytes: u64) -> Result<Vec<f32>, String> {
     Ok(tensors.pop().map(|t| t.data).unwrap_or_default())
 }
 
+/// Refuse an output path that would destroy the input (the same file, also through a link or
+/// another spelling of the path) or whose extension does not match what is written.
+pub fn check_output(input: &Path, output: &Path, wanted_ext: &str) -> Result<(), String> {
+    if same_file(input, output) {
+        return Err(format!(
+            "{}: the output is the input file ({}); refusing to overwrite it",
+            output.display(),
+            input.display()
+        ));
+    }
+    let ext = output.extension().and_then(|e| e.to_str()).unwrap_or("");
+    if !ext.eq_ignore_ascii_case(wanted_ext) {
+        return Err(format!(
+            "{}: this command writes a .{wanted_ext} file; give the output that extension",
+            output.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Whether two paths name the same existing file (device and inode on unix, the canonical
+/// path elsewhere).
+fn same_file(a: &Path, b: &Path) -> bool {
+    let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) else {
+        return false;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        ma.dev() == mb.dev() && ma.ino() == mb.ino()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (ma, mb);
+        matches!((std::fs::canonicalize(a), std::fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

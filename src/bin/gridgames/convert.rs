@@ -45,6 +45,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             args.policy
         )
     })?;
+    crate::cli_io::check_output(&args.input, &args.output, "npy")?;
     let bytes = crate::cli_io::read_input(&args.input, args.limits.max_bytes)?;
     let tensors = container::float_input_from_bytes(&args.input, &bytes, args.bf16, None)?;
     let t = tensors

@@ -41,6 +41,7 @@ pub fn simd_options(threads: Option<usize>) -> Result<Options, String> {
 
 pub fn run(args: &Args) -> Result<ExitCode, String> {
     let opts = simd_options(args.threads)?;
+    crate::cli_io::check_output(&args.input, &args.output, "npy")?;
     let bytes = crate::cli_io::read_input(&args.input, args.limits.max_bytes)?;
     let format_name = match (&args.format, container::metadata_format(&bytes)) {
         (Some(f), _) => f.clone(),

@@ -46,6 +46,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
     let format = gridgames::spec::resolve_format(&args.format)?;
     let profile = parse_profile(&args.profile)?;
     let quantizer = Quantizer::new(&format, profile).map_err(|e| e.to_string())?;
+    crate::cli_io::check_output(&args.input, &args.output, "safetensors")?;
     // Streaming (container::stream): memory stays at one chunk of groups, whatever the
     // tensor's size; the input's declared sizes are checked against its length first.
     crate::cli_io::check_size(&args.input, args.limits.max_bytes)?;

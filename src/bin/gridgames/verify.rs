@@ -215,15 +215,7 @@ fn container_report(
     };
     let tensor_scale = match &args.tensor_scale {
         None => None,
-        Some(t) if t.len() == 8 && t.chars().all(|c| c.is_ascii_hexdigit()) => {
-            Some(f32::from_bits(
-                u32::from_str_radix(t, 16).map_err(|e| format!("--tensor-scale {t}: {e}"))?,
-            ))
-        }
-        Some(t) => Some(
-            t.parse::<f32>()
-                .map_err(|e| format!("--tensor-scale {t}: {e}"))?,
-        ),
+        Some(t) => Some(parse_tensor_scale(t)?),
     };
     let answer = Answer {
         codes: read_u8(cpath)?,
@@ -237,4 +229,36 @@ fn container_report(
         .ok_or_else(|| format!("{}: no tensor", input.display()))?;
     v.check(&x.name, &x.data, Ok(&answer), &mut report)?;
     Ok(report)
+}
+
+/// `--tensor-scale`: `0x` + 8 hex digits (f32 bits), 8 hex digits (f32 bits, the form case
+/// files use), or a decimal. Eight decimal digits are ambiguous (bits or a number): they are
+/// read as bits, and stderr says so.
+pub fn parse_tensor_scale(text: &str) -> Result<f32, String> {
+    let t = text.trim();
+    let bits = |h: &str| {
+        u32::from_str_radix(h, 16)
+            .map(f32::from_bits)
+            .map_err(|e| format!("--tensor-scale {text}: {e}"))
+    };
+    if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        if h.len() != 8 || !h.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(format!(
+                "--tensor-scale {text}: `0x` must be followed by exactly 8 hex digits (f32 bits)"
+            ));
+        }
+        return bits(h);
+    }
+    if t.len() == 8 && t.chars().all(|c| c.is_ascii_hexdigit()) {
+        let v = bits(t)?;
+        if t.chars().all(|c| c.is_ascii_digit()) {
+            eprintln!(
+                "note: --tensor-scale {t} read as f32 bits 0x{t} ({v:e}); write {t}.0 for the number"
+            );
+        }
+        return Ok(v);
+    }
+    t.parse::<f32>().map_err(|_| {
+        format!("--tensor-scale {text}: not f32 bits (0x3f800000, 3f800000) or a decimal number")
+    })
 }
