@@ -58,6 +58,15 @@ if [ -f tests/simd_equal.rs ]; then
     done
 fi
 
+# The Python package: build the wheel from this checkout (maturin, abi3), install it into the
+# test venv with the README's command, run its tests. torch is not installed (several GB of
+# CUDA wheels from PyPI); its interop test reports a visible SKIP, run it with torch installed.
+echo "== Python package: pip install ./python, pytest python/tests"
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check ./python
+cargo build --release --bin gridgames
+"$VENV/bin/python" -m pytest -q -rs python/tests 2>&1 | tee target/pytest.log
+grep -E '^SKIPPED' target/pytest.log | sed 's/^SKIPPED/SKIP python:/' >> "$GRIDGAMES_SKIP_LOG" || true
+
 # Golden vectors, the C example and the Python checker.
 if [ -f .ci/vectors.sh ]; then
     bash .ci/vectors.sh

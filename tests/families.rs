@@ -240,15 +240,13 @@ fn fouroversix_edge_case_tensors_bit_exact() {
                 continue;
             }
             // Tensors so small that fouroversix's encode scale Vmax·Smax/amax overflows to
-            // Inf: its block scales become float8 NaN and every later value NaN, with NaN
-            // sign bits that depend on PyTorch's vector kernels. Not reproduced (documented
-            // in docs/formats.md); gridgames' own profiles never produce NaN scales.
+            // Inf are checked too: their values go through NaN, and the profile reproduces
+            // the codes the library's vector kernels give (see fouroversix.rs `e2m1_code`).
             let amax = x.iter().fold(0f32, |m, v| m.max(v.abs()));
             if amax > 0.0
                 && (fouroversix::vmax_smax(kind_of(dtype, rule), rule) / amax).is_infinite()
             {
                 skipped += 1;
-                continue;
             }
             let shape = field(line, "shape");
             let cols: usize = shape
@@ -264,8 +262,8 @@ fn fouroversix_edge_case_tensors_bit_exact() {
         }
     }
     assert!(checked > 10_000, "{checked} groups");
-    // The 5 "tiny" tensors (1e-36 .. 1e-44) of each of the 8 files.
-    assert!(skipped <= 8 * 5, "{skipped} tensors skipped");
+    // The "tiny" tensors (1e-36 .. 1e-44) whose encode scale overflows: checked, not skipped.
+    assert!(skipped > 0, "no tiny tensor reached the NaN path");
 }
 
 /// The `fouroversix` profile through the public quantizer: whole tensors give the library's

@@ -136,8 +136,16 @@ fn fake_e2m1(x: f32) -> f32 {
     sign * q
 }
 
-/// quantize_bf16_to_unpacked_fp4 of a value that is a multiple of ½ (exact in bf16).
+/// quantize_bf16_to_unpacked_fp4 of a value that is a multiple of ½ (exact in bf16), or NaN.
+///
+/// The library converts to bfloat16 first (`x.to(torch.bfloat16)`); ATen's vectorized f32 →
+/// bf16 conversion on x86 (AVX2/AVX-512 `cvtfp32_bf16`) writes every NaN as 0xffff, whose
+/// fields give code 0xb. (ATen's scalar conversion, used for a tail shorter than one vector,
+/// writes 0x7fc0, code 0x3; the library's tensors are whole vectors in every peer case.)
 fn e2m1_code(v: f32) -> u8 {
+    if v.is_nan() {
+        return 0xb;
+    }
     let bx = (v.to_bits() >> 16) as i32;
     let s = (bx >> 15) & 1;
     let e = (bx >> 7) & 0xff;

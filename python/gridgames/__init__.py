@@ -1,0 +1,511 @@
+"""gridgames: the bit-exact reference for microscaled 4-bit formats, from Python.
+
+NVFP4, MXFP4, NF4 and the multi-grid formats of "Grid Games" (arXiv 2605.12327), IF4, Four
+Over Six and MixFP4: exact quantize and decode with the profiles that reproduce public
+libraries, and a verifier that explains every mismatch by class.
+
+Arrays go in and out as NumPy arrays (CPU torch tensors are accepted too, see
+``gridgames.torch``). The work runs in Rust with the GIL released, on all cores by default.
+Errors are ``ValueError`` (bad values, shapes, names) or ``TypeError`` (bad dtypes), with the
+same messages as the ``gridgames`` command line.
+
+>>> import numpy as np, gridgames
+>>> x = np.random.default_rng(0).standard_normal((4, 64), dtype=np.float32)
+>>> q = gridgames.quantize(x, "nvfp4")
+>>> q.codes.shape, q.scales.shape
+((4, 32), (4, 4))
+>>> y = gridgames.dequantize(q)
+>>> gridgames.verify(x, q.codes, q.scales, "nvfp4", tensor_scale=q.tensor_scale).ok
+True
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _native
+
+__all__ = [
+    "__version__",
+    "formats",
+    "profiles",
+    "profile_evidence",
+    "format_info",
+    "grid",
+    "Quantized",
+    "quantize",
+    "dequantize",
+    "Mismatch",
+    "Report",
+    "verify",
+    "convert",
+    "CLASSES",
+]
+
+__version__: str = _native.version()
+
+#: Every mismatch class the verifier reports, in report order (see ``vectors/README.md``).
+CLASSES: Tuple[str, ...] = (
+    "wrong-code",
+    "tie-code",
+    "near-tie-code",
+    "signed-zero",
+    "scale-rounding",
+    "scale-range",
+    "scale-wrong",
+    "tensor-scale",
+    "grid-near-tie",
+    "grid-wrong",
+    "nibble-order",
+    "selector-bits",
+    "nan-payload",
+    "wrong-value",
+    "error-mismatch",
+)
+
+
+def formats() -> List[str]:
+    """Names of the built-in formats (any function also takes a path to a spec ``.yaml``)."""
+    return list(_native.formats())
+
+
+def profiles(format: str) -> List[str]:
+    """Names of the quantizer profiles that apply to ``format`` (``reference`` first)."""
+    return list(_native.profiles(format))
+
+
+def profile_evidence(profile: str) -> str:
+    """What ``profile`` is checked against (a library's own outputs, or only a formula)."""
+    return _native.profile_evidence(profile)
+
+
+def format_info(format: str) -> Dict[str, Any]:
+    """Layout facts of ``format``: group_size, grids, scale_element, scale_bytes,
+    tensor_scale, high_nibble_first, selector_free, provenance, spec_file."""
+    return dict(_native.format_info(format))
+
+
+def grid(format: str, index: int = 0) -> np.ndarray:
+    """The 16 exact values of grid ``index`` of ``format`` (float64, code 0 first)."""
+    return np.asarray(_native.grid(format, int(index)), dtype=np.float64)
+
+
+# ---- inputs -----------------------------------------------------------------------------
+
+
+def _is_torch(x: Any) -> bool:
+    return type(x).__module__.split(".")[0] == "torch"
+
+
+def _torch_to_numpy(x: Any, what: str) -> np.ndarray:
+    """A CPU view of a torch tensor (a CUDA tensor is copied to the host first)."""
+    import torch
+
+    t = x.detach()
+    if t.device.type != "cpu":
+        t = t.to("cpu")
+    if not t.is_contiguous():
+        raise ValueError(
+            f"{what}: tensor is not contiguous (strides {tuple(t.stride())}); "
+            "call .contiguous() first (gridgames does not copy behind your back)"
+        )
+    if t.dtype == torch.bfloat16:
+        return t.view(torch.int16).numpy().view(np.uint16).view(_BF16_MARK)
+    float8_or_4 = [
+        getattr(torch, n, None)
+        for n in ("float8_e4m3fn", "float8_e8m0fnu", "float8_e5m2", "float4_e2m1fn_x2")
+    ]
+    if t.dtype in [d for d in float8_or_4 if d is not None]:
+        return t.view(torch.uint8).numpy()
+    return t.numpy()
+
+
+class _Bf16Mark(np.ndarray):
+    """Marks a uint16 array that holds bfloat16 bit patterns (from torch or ml_dtypes)."""
+
+
+_BF16_MARK = _Bf16Mark
+
+
+def _as_array(x: Any, what: str) -> np.ndarray:
+    if _is_torch(x):
+        return _torch_to_numpy(x, what)
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{what}: expected a numpy.ndarray or a torch.Tensor, got {type(x).__name__}")
+    if not x.flags.c_contiguous:
+        raise ValueError(
+            f"{what}: array is not C-contiguous (strides {x.strides}); "
+            "use numpy.ascontiguousarray first (gridgames does not copy behind your back)"
+        )
+    return x
+
+
+def _as_f32(x: Any, what: str = "x") -> np.ndarray:
+    """float32 values of ``x``: float32 as it is, float16 and bfloat16 widened exactly."""
+    a = _as_array(x, what)
+    if isinstance(a, _Bf16Mark) or a.dtype.name == "bfloat16":
+        bits = np.asarray(a).view(np.uint16).astype(np.uint32) << 16
+        return bits.view(np.float32)
+    if a.dtype == np.float32:
+        return np.asarray(a)
+    if a.dtype == np.float16:
+        return a.astype(np.float32)
+    raise TypeError(
+        f"{what}: dtype {a.dtype} is not float32, float16 or bfloat16"
+        + ("; round it to float32 yourself (the rounding is part of your kernel)" if a.dtype == np.float64 else "")
+    )
+
+
+def _as_u8(x: Any, what: str) -> np.ndarray:
+    a = _as_array(x, what)
+    if a.dtype == np.uint8:
+        return np.asarray(a)
+    if a.dtype == np.int8:
+        return a.view(np.uint8)
+    raise TypeError(
+        f"{what}: dtype {a.dtype}; expected uint8 bytes (view packed FP4 or FP8 data as uint8)"
+    )
+
+
+def _as_scales(x: Any, fmt: Dict[str, Any], what: str = "scales") -> np.ndarray:
+    a = _as_array(x, what)
+    if fmt["scale_bytes"] == 4:
+        if a.dtype == np.float32:
+            return np.asarray(a).view(np.uint8)
+        if a.dtype == np.uint8:
+            return np.asarray(a)
+        raise TypeError(f"{what}: format {fmt['name']} stores float32 scales; got dtype {a.dtype}")
+    if a.dtype in (np.float32, np.float64, np.float16):
+        raise TypeError(
+            f"{what}: dtype {a.dtype}, but format {fmt['name']} stores one {fmt['scale_element']} "
+            "byte per group: pass the stored bytes (uint8, or a float8 tensor viewed as uint8)"
+        )
+    return _as_u8(a, what)
+
+
+def _group_size(fmt: Dict[str, Any], shape: Tuple[int, ...], what: str) -> int:
+    g = fmt["group_size"]
+    if len(shape) == 0 or shape[-1] == 0:
+        raise ValueError(f"{what}: shape {shape}: need at least one dimension and one value")
+    if shape[-1] % g:
+        raise ValueError(
+            f"{what}: last dimension {shape[-1]} is not a multiple of the group size {g} of "
+            f"format {fmt['name']} (groups run along the last dimension; pad each row yourself)"
+        )
+    return g
+
+
+# ---- quantize / dequantize --------------------------------------------------------------
+
+
+class Quantized:
+    """A quantized tensor: packed codes, stored scales, the tensor scale.
+
+    Attributes:
+        codes: uint8, shape ``(..., K // 2)``, in the format's nibble order.
+        scales: uint8, shape ``(..., K // group)`` (float32 for 4-byte-scale formats such as
+            ``nf4-bnb``), selector bits included.
+        tensor_scale: the per-tensor decode scale (float), or None for formats without one.
+        grids: uint8, shape ``(..., K // group)``: the grid each group chose.
+        format, profile: names. shape: the original shape.
+    """
+
+    def __init__(self, codes, scales, tensor_scale, grids, format, profile, shape):
+        self.codes: np.ndarray = codes
+        self.scales: np.ndarray = scales
+        self.tensor_scale: Optional[float] = tensor_scale
+        self.grids: np.ndarray = grids
+        self.format: str = format
+        self.profile: str = profile
+        self.shape: Tuple[int, ...] = tuple(shape)
+
+    def dequantize(self, dtype: str = "float32") -> np.ndarray:
+        """Decode back (see :func:`dequantize`)."""
+        return dequantize(self, dtype=dtype)
+
+    def __repr__(self) -> str:
+        return (
+            f"Quantized(format={self.format!r}, profile={self.profile!r}, shape={self.shape}, "
+            f"tensor_scale={self.tensor_scale!r})"
+        )
+
+
+def quantize(
+    x: Any,
+    format: str,
+    profile: str = "reference",
+    *,
+    tensor_scale: Union[str, float] = "auto",
+    threads: Optional[int] = None,
+) -> Quantized:
+    """Quantize ``x`` exactly as ``profile`` does.
+
+    Args:
+        x: numpy array or CPU torch tensor, float32 / float16 / bfloat16, C-contiguous; the
+            last dimension a multiple of the format's group size (groups run along it).
+        format: a built-in format name (:func:`formats`) or a spec ``.yaml`` path.
+        profile: ``reference`` (the specification) or a library profile (:func:`profiles`).
+        tensor_scale: ``"auto"``: the profile's own per-tensor rule; a float: use this
+            decode-direction tensor scale (as a kernel given an external scale does).
+        threads: worker threads (default: all cores). Results never depend on it.
+
+    Returns:
+        :class:`Quantized`. Raises ValueError for NaN/Inf under a profile without a rule for
+        them, a shape that does not group, or an unknown name.
+    """
+    fmt = format_info(format)
+    x32 = _as_f32(x)
+    g = _group_size(fmt, x32.shape, "x")
+    ts = None
+    if isinstance(tensor_scale, str):
+        if tensor_scale != "auto":
+            raise ValueError(f"tensor_scale={tensor_scale!r}: expected 'auto' or a number")
+    else:
+        ts = float(tensor_scale)
+    codes, scales, t, grids = _native.quantize(x32.reshape(-1), format, profile, ts, threads)
+    lead = x32.shape[:-1]
+    k = x32.shape[-1]
+    codes = codes.reshape(lead + (k // 2,))
+    if fmt["scale_bytes"] == 4:
+        scales = scales.view(np.float32).reshape(lead + (k // g,))
+    else:
+        scales = scales.reshape(lead + (k // g,))
+    return Quantized(codes, scales, t, grids.reshape(lead + (k // g,)), fmt["name"], profile, x32.shape)
+
+
+def dequantize(
+    q_or_codes: Any,
+    scales: Any = None,
+    format: Optional[str] = None,
+    *,
+    tensor_scale: Optional[float] = None,
+    shape: Optional[Sequence[int]] = None,
+    dtype: str = "float32",
+    threads: Optional[int] = None,
+) -> np.ndarray:
+    """Decode exactly: ``grid[selector][code] × scale × tensor_scale``, rounded once (RNE).
+
+    Call as ``dequantize(q)`` with a :class:`Quantized`, or as
+    ``dequantize(codes, scales, format, tensor_scale=..., shape=...)`` with stored bytes
+    (codes uint8 ``(..., K // 2)``; scales uint8, or float32 for 4-byte-scale formats).
+
+    ``dtype``: ``"float32"`` or ``"float16"`` (numpy arrays of that type), or ``"bfloat16"``
+    (an ``ml_dtypes.bfloat16`` array when ml_dtypes is installed, else uint16 bit patterns).
+    A format with a tensor scale needs ``tensor_scale``; an invalid selector or code raises
+    ValueError naming the element.
+    """
+    if isinstance(q_or_codes, Quantized):
+        q = q_or_codes
+        codes, scales, format = q.codes, q.scales, q.format
+        tensor_scale, shape = q.tensor_scale, q.shape
+    elif scales is None or format is None:
+        raise TypeError("dequantize(codes, scales, format, ...) needs scales and format")
+    else:
+        codes = q_or_codes
+    fmt = format_info(format)
+    c = _as_u8(codes, "codes")
+    s = _as_scales(scales, fmt)
+    if shape is None:
+        shape = tuple(c.shape[:-1]) + (c.shape[-1] * 2,)
+    shape = tuple(int(d) for d in shape)
+    n = int(np.prod(shape)) if shape else 0
+    _group_size(fmt, shape, "shape")
+    if c.size * 2 != n:
+        raise ValueError(f"codes: {c.size} bytes hold {c.size * 2} values, shape {shape} has {n}")
+    want_scales = n // fmt["group_size"] * fmt["scale_bytes"]
+    if s.size != want_scales:
+        raise ValueError(
+            f"scales: {s.size} bytes, expected {want_scales} ({n // fmt['group_size']} groups "
+            f"× {fmt['scale_bytes']} byte(s)); trim any padding of a swizzled layout first"
+        )
+    if fmt["tensor_scale"]:
+        if tensor_scale is None:
+            raise ValueError(f"format {fmt['name']} has a tensor scale: pass tensor_scale=")
+        ts = float(tensor_scale)
+    else:
+        ts = 1.0 if tensor_scale is None else float(tensor_scale)
+    out = _native.dequantize(c.reshape(-1), s.reshape(-1), format, ts, n, dtype, threads)
+    out = out.reshape(shape)
+    if dtype == "float16":
+        return out.view(np.float16)
+    if dtype == "bfloat16":
+        try:
+            import ml_dtypes
+
+            return out.view(ml_dtypes.bfloat16)
+        except ImportError:
+            return out
+    return out
+
+
+# ---- verify -----------------------------------------------------------------------------
+
+
+class Mismatch:
+    """One classified difference: ``cls`` (a name from :data:`CLASSES`), ``case``, ``group``
+    and ``element`` (flat indices, or None), and a ``detail`` sentence."""
+
+    __slots__ = ("cls", "case", "group", "element", "detail")
+
+    def __init__(self, cls, case, group, element, detail):
+        self.cls, self.case, self.group, self.element, self.detail = cls, case, group, element, detail
+
+    def __repr__(self) -> str:
+        at = f" group {self.group}" if self.group is not None else ""
+        at += f" element {self.element}" if self.element is not None else ""
+        return f"<{self.cls} case {self.case}{at}: {self.detail}>"
+
+
+class Report:
+    """A verification report.
+
+    Attributes:
+        ok: True when nothing differs in a class that is not allowed.
+        counts: dict, mismatch class -> count.
+        mismatches: every :class:`Mismatch`.
+        examples: the first few mismatches of each class.
+        cases, groups, elements: what was checked.
+        coverage: for reports of :func:`gridgames.testing.check_quantizer`, the golden rules
+            exercised (rule -> cases) and what was not run.
+    ``str(report)`` is the readable report the CLI prints.
+    """
+
+    def __init__(self, cases=0, groups=0, elements=0, mismatches=(), text="", allow=()):
+        self.cases = cases
+        self.groups = groups
+        self.elements = elements
+        self.mismatches: List[Mismatch] = list(mismatches)
+        self.allow = tuple(allow)
+        self._text = text
+        self.coverage: Dict[str, Any] = {}
+        self.header = ""
+
+    @property
+    def counts(self) -> Dict[str, int]:
+        c: Dict[str, int] = {}
+        for m in self.mismatches:
+            c[m.cls] = c.get(m.cls, 0) + 1
+        return c
+
+    @property
+    def ok(self) -> bool:
+        return all(m.cls in self.allow for m in self.mismatches)
+
+    @property
+    def examples(self) -> List[Mismatch]:
+        seen: Dict[str, int] = {}
+        out = []
+        for m in self.mismatches:
+            if seen.get(m.cls, 0) < 5:
+                out.append(m)
+                seen[m.cls] = seen.get(m.cls, 0) + 1
+        return out
+
+    def merge(self, other: "Report") -> None:
+        self.cases += other.cases
+        self.groups += other.groups
+        self.elements += other.elements
+        self.mismatches.extend(other.mismatches)
+        self._text = ""
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __str__(self) -> str:
+        lines = [self.header] if self.header else []
+        lines.append(f"checked {self.cases} cases, {self.groups} groups, {self.elements} elements")
+        counts = self.counts
+        if not counts:
+            lines.append("no mismatches")
+        for cls in CLASSES:
+            if cls not in counts:
+                continue
+            tag = " (allowed)" if cls in self.allow else ""
+            lines.append(f"{cls:<15} {counts[cls]} mismatch(es){tag}")
+            for m in [m for m in self.mismatches if m.cls == cls][:5]:
+                at = f"case {m.case}"
+                at += f" group {m.group}" if m.group is not None else ""
+                at += f" element {m.element}" if m.element is not None else ""
+                lines.append(f"    {at}: {m.detail}")
+        for key, value in self.coverage.items():
+            lines.append(f"coverage {key}: {value}")
+        lines.append("OK" if self.ok else "FAIL")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def _report(t, allow=()) -> Report:
+    cases, groups, elements, mismatches, text = t
+    return Report(cases, groups, elements, [Mismatch(*m) for m in mismatches], text, allow)
+
+
+def verify(
+    x: Any,
+    codes: Any,
+    scales: Any,
+    format: str,
+    profile: str = "reference",
+    *,
+    tensor_scale: Optional[float] = None,
+    grids: Any = None,
+    allow: Sequence[str] = (),
+    name: str = "x",
+) -> Report:
+    """Check an implementation's quantized output of ``x`` against ``profile``.
+
+    ``codes``: packed uint8 ``(..., K // 2)`` (a torch ``float4_e2m1fn_x2`` tensor is read
+    as its bytes); ``scales``: the stored scale bytes ``(..., K // group)`` (uint8 or a
+    float8 tensor; float32 for 4-byte-scale formats), in row-major order, without swizzle
+    or padding; ``tensor_scale``: the implementation's tensor scale (formats with one). When
+    it differs from the profile's, the report says so (class ``tensor-scale``) and every group
+    is still checked under the implementation's own tensor scale. ``grids``: the grid of each
+    group, only for selector-free formats (Four Over Six). ``allow``: classes that do not
+    make ``ok`` false (they are still reported).
+    """
+    fmt = format_info(format)
+    bad = [a for a in allow if a not in CLASSES]
+    if bad:
+        raise ValueError(f"allow: unknown class(es) {bad}; expected names from gridgames.CLASSES")
+    x32 = _as_f32(x)
+    _group_size(fmt, x32.shape, "x")
+    c = _as_u8(codes, "codes").reshape(-1)
+    s = _as_scales(scales, fmt).reshape(-1)
+    n = x32.size
+    if c.size * 2 != n:
+        raise ValueError(f"codes: {c.size} bytes hold {c.size * 2} values; x has {n}")
+    want = n // fmt["group_size"] * fmt["scale_bytes"]
+    if s.size != want:
+        raise ValueError(
+            f"scales: {s.size} bytes, expected {want} ({n // fmt['group_size']} groups); "
+            "a swizzled or padded scale layout must be un-swizzled first"
+        )
+    if fmt["tensor_scale"] and tensor_scale is None:
+        raise ValueError(f"format {fmt['name']} has a tensor scale: pass tensor_scale=")
+    g = None if grids is None else [int(v) for v in np.asarray(grids).reshape(-1)]
+    t = _native.verify(
+        name,
+        x32.reshape(-1),
+        c,
+        s,
+        format,
+        profile,
+        None if tensor_scale is None else float(tensor_scale),
+        g,
+    )
+    r = _report(t, allow)
+    r.header = f"gridgames verify: format {fmt['name']}, profile {profile}"
+    return r
+
+
+def convert(x: Any, to: str, policy: str = "satfinite") -> np.ndarray:
+    """Element codes of ``x`` (one uint8 code per value, same shape): f32 → ``to``
+    (``e2m1``, ``e4m3``, ``e5m2``, ``ue8m0``, ...), rounded to nearest even, overflow and NaN
+    as ``policy`` says (``satfinite``, ``ml_dtypes``, ``ocp``)."""
+    x32 = _as_f32(x)
+    return _native.convert(x32.reshape(-1), to, policy).reshape(x32.shape)
+
+
+from . import testing  # noqa: E402  (needs the names above)

@@ -1,0 +1,314 @@
+//! `gridgames._native`: the Rust library behind the Python package, over flat NumPy arrays.
+//!
+//! Shapes, dtypes, torch tensors and the user-facing classes live in the Python layer
+//! (`gridgames/__init__.py`); this module takes contiguous 1-D arrays, releases the GIL for
+//! the work, and turns every library error into a `ValueError` with the library's message
+//! (the same text the CLI prints).
+
+use numpy::{PyArray1, PyReadonlyArray1};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use gridgames::decode::Output;
+use gridgames::element::Policy;
+use gridgames::format::Format;
+use gridgames::quant::{Profile, Quantizer};
+use gridgames::simd;
+use gridgames::vectors::{Answer, Options, Report, Verifier};
+
+fn value_error(e: impl std::fmt::Display) -> PyErr {
+    PyValueError::new_err(e.to_string())
+}
+
+fn format_of(name: &str) -> PyResult<Format> {
+    gridgames::spec::resolve_format(name).map_err(value_error)
+}
+
+fn profile_of(name: &str) -> PyResult<Profile> {
+    Profile::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = Profile::ALL.iter().map(|p| p.name()).collect();
+        value_error(format!(
+            "unknown profile `{name}` (expected one of: {})",
+            names.join(", ")
+        ))
+    })
+}
+
+fn options(threads: Option<usize>) -> simd::Options {
+    let mut o = simd::Options::all_cores(simd::Backend::selected());
+    if let Some(t) = threads {
+        o.threads = t.max(1);
+    }
+    o
+}
+
+/// The crate version.
+#[pyfunction]
+fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
+
+/// Names of the built-in formats.
+#[pyfunction]
+fn formats() -> Vec<&'static str> {
+    gridgames::tables::FORMATS.iter().map(|f| f.name).collect()
+}
+
+/// Names of the profiles that apply to a format.
+#[pyfunction]
+fn profiles(format: &str) -> PyResult<Vec<&'static str>> {
+    let f = format_of(format)?;
+    Ok(Profile::for_format(&f).iter().map(|p| p.name()).collect())
+}
+
+/// What a profile is checked against.
+#[pyfunction]
+fn profile_evidence(profile: &str) -> PyResult<&'static str> {
+    Ok(profile_of(profile)?.evidence())
+}
+
+/// The layout facts of a format, as a dict.
+#[pyfunction]
+fn format_info<'py>(py: Python<'py>, format: &str) -> PyResult<Bound<'py, PyDict>> {
+    let f = format_of(format)?;
+    let d = PyDict::new(py);
+    d.set_item("name", f.name)?;
+    d.set_item("description", f.description)?;
+    d.set_item("group_size", f.group_size)?;
+    d.set_item("grids", f.grids.iter().map(|g| g.name).collect::<Vec<_>>())?;
+    d.set_item("scale_element", f.scale_element.name)?;
+    d.set_item("scale_bytes", f.scale_bytes)?;
+    d.set_item("tensor_scale", f.tensor_scale)?;
+    d.set_item("high_nibble_first", f.high_nibble_first)?;
+    d.set_item("selector_free", f.selector_free())?;
+    d.set_item("provenance", f.provenance)?;
+    d.set_item("spec_file", f.spec_file)?;
+    Ok(d)
+}
+
+/// The 16 exact values of one grid (f64, code 0 first).
+#[pyfunction]
+fn grid(format: &str, index: usize) -> PyResult<Vec<f64>> {
+    let f = format_of(format)?;
+    let g = f.grids.get(index).ok_or_else(|| {
+        value_error(format!(
+            "format `{}` has {} grid(s); index {index} is out of range",
+            f.name,
+            f.grids.len()
+        ))
+    })?;
+    Ok((0..16u8).map(|c| g.value(c) as f64).collect())
+}
+
+/// Quantize a flat f32 array. Returns (codes, scales, tensor_scale or None, grid per group).
+/// `tensor_scale` None: the profile's own rule; a number: use that decode-direction scale.
+#[pyfunction]
+#[pyo3(signature = (x, format, profile, tensor_scale=None, threads=None))]
+#[allow(clippy::type_complexity)]
+fn quantize<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray1<'py, f32>,
+    format: &str,
+    profile: &str,
+    tensor_scale: Option<f32>,
+    threads: Option<usize>,
+) -> PyResult<(
+    Bound<'py, PyArray1<u8>>,
+    Bound<'py, PyArray1<u8>>,
+    Option<f32>,
+    Bound<'py, PyArray1<u8>>,
+)> {
+    let f = format_of(format)?;
+    let q = Quantizer::new(&f, profile_of(profile)?).map_err(value_error)?;
+    let x = x.as_slice().map_err(value_error)?;
+    let opts = options(threads);
+    let r = py
+        .detach(|| match tensor_scale {
+            None => simd::quantize(&q, x, false, &opts),
+            Some(ts) => {
+                let mut ctx = q.tensor_context(x);
+                ctx.scale = ts;
+                q.quantize_with_context(x, &ctx, false)
+            }
+        })
+        .map_err(value_error)?;
+    Ok((
+        PyArray1::from_vec(py, r.codes),
+        PyArray1::from_vec(py, r.scales),
+        r.tensor_scale,
+        PyArray1::from_vec(py, r.grid_of_group),
+    ))
+}
+
+/// Decode `n` values to f32 (an f32 array) or to f16/bf16 bit patterns (a uint16 array).
+#[pyfunction]
+#[pyo3(signature = (codes, scales, format, tensor_scale, n, dtype, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn dequantize<'py>(
+    py: Python<'py>,
+    codes: PyReadonlyArray1<'py, u8>,
+    scales: PyReadonlyArray1<'py, u8>,
+    format: &str,
+    tensor_scale: f32,
+    n: usize,
+    dtype: &str,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let f = format_of(format)?;
+    let codes = codes.as_slice().map_err(value_error)?;
+    let scales = scales.as_slice().map_err(value_error)?;
+    let opts = options(threads);
+    let output = match dtype {
+        "float32" => None,
+        "float16" => Some(Output::F16),
+        "bfloat16" => Some(Output::Bf16),
+        other => {
+            return Err(value_error(format!(
+                "dtype `{other}`: expected float32, float16 or bfloat16"
+            )))
+        }
+    };
+    match output {
+        None => {
+            let mut out = vec![0f32; n];
+            py.detach(|| simd::decode_f32(&opts, &f, codes, scales, tensor_scale, &mut out))
+                .map_err(value_error)?;
+            Ok(PyArray1::from_vec(py, out).into_any())
+        }
+        Some(o) => {
+            let mut bits = vec![0u32; n];
+            py.detach(|| simd::decode_bits(&opts, &f, codes, scales, tensor_scale, o, &mut bits))
+                .map_err(value_error)?;
+            let half: Vec<u16> = bits.iter().map(|&b| b as u16).collect();
+            Ok(PyArray1::from_vec(py, half).into_any())
+        }
+    }
+}
+
+/// One mismatch as a tuple: (class, case, group or None, element or None, detail).
+type MismatchTuple = (&'static str, String, Option<usize>, Option<usize>, String);
+
+/// A verification report: (cases, groups, elements, mismatches, rendered text).
+type ReportTuple = (usize, usize, usize, Vec<MismatchTuple>, String);
+
+fn report_tuple(r: &Report, examples: usize) -> ReportTuple {
+    (
+        r.cases,
+        r.groups,
+        r.elements,
+        r.mismatches
+            .iter()
+            .map(|m| {
+                (
+                    m.class.name(),
+                    m.case.clone(),
+                    m.group,
+                    m.element,
+                    m.detail.clone(),
+                )
+            })
+            .collect(),
+        r.render(examples, &[]),
+    )
+}
+
+/// Verify an implementation's quantized output of one tensor `x` against the profile.
+#[pyfunction]
+#[pyo3(signature = (name, x, codes, scales, format, profile, tensor_scale=None, grids=None, examples=5))]
+#[allow(clippy::too_many_arguments)]
+fn verify<'py>(
+    py: Python<'py>,
+    name: &str,
+    x: PyReadonlyArray1<'py, f32>,
+    codes: PyReadonlyArray1<'py, u8>,
+    scales: PyReadonlyArray1<'py, u8>,
+    format: &str,
+    profile: &str,
+    tensor_scale: Option<f32>,
+    grids: Option<Vec<u8>>,
+    examples: usize,
+) -> PyResult<ReportTuple> {
+    let f = format_of(format)?;
+    let v = Verifier::new(&f, profile_of(profile)?, Options::default()).map_err(value_error)?;
+    let answer = Answer {
+        codes: codes.as_slice().map_err(value_error)?.to_vec(),
+        scales: scales.as_slice().map_err(value_error)?.to_vec(),
+        tensor_scale,
+        grids,
+    };
+    let x = x.as_slice().map_err(value_error)?;
+    let mut report = Report::default();
+    py.detach(|| v.check(name, x, Ok(&answer), &mut report))
+        .map_err(value_error)?;
+    Ok(report_tuple(&report, examples))
+}
+
+/// The golden quantize cases of a format: (name, rule, x) each.
+#[pyfunction]
+fn cases(format: &str) -> PyResult<Vec<(String, &'static str, Vec<f32>)>> {
+    let f = format_of(format)?;
+    let cases = gridgames::vectors::catalogue::quantize_cases(&f).map_err(value_error)?;
+    Ok(cases.into_iter().map(|c| (c.name, c.rule, c.x)).collect())
+}
+
+/// Element codes of f32 values (`convert`): one code per value, as uint8.
+#[pyfunction]
+fn convert<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray1<'py, f32>,
+    to: &str,
+    policy: &str,
+) -> PyResult<Bound<'py, PyArray1<u8>>> {
+    let element = gridgames::tables::element(to).ok_or_else(|| {
+        let names: Vec<&str> = gridgames::tables::ELEMENTS.iter().map(|e| e.name).collect();
+        value_error(format!(
+            "unknown element `{to}` (expected one of: {})",
+            names.join(", ")
+        ))
+    })?;
+    if element.bits > 8 {
+        return Err(value_error(format!(
+            "`{}` codes do not fit in uint8",
+            element.name
+        )));
+    }
+    let policy = Policy::from_name(policy).ok_or_else(|| {
+        value_error(format!(
+            "unknown policy `{policy}` (expected satfinite, ml_dtypes, ocp)"
+        ))
+    })?;
+    let rounding = policy.rounding_for(element);
+    let x = x.as_slice().map_err(value_error)?;
+    let codes = py
+        .detach(|| {
+            x.iter()
+                .enumerate()
+                .map(|(i, &v)| {
+                    element
+                        .encode(v as f64, rounding, policy)
+                        .map(|(c, _)| c as u8)
+                        .map_err(|e| format!("value {i} ({v}): {e}"))
+                })
+                .collect::<Result<Vec<u8>, String>>()
+        })
+        .map_err(value_error)?;
+    Ok(PyArray1::from_vec(py, codes))
+}
+
+/// The native module.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(version, m)?)?;
+    m.add_function(wrap_pyfunction!(formats, m)?)?;
+    m.add_function(wrap_pyfunction!(profiles, m)?)?;
+    m.add_function(wrap_pyfunction!(profile_evidence, m)?)?;
+    m.add_function(wrap_pyfunction!(format_info, m)?)?;
+    m.add_function(wrap_pyfunction!(grid, m)?)?;
+    m.add_function(wrap_pyfunction!(quantize, m)?)?;
+    m.add_function(wrap_pyfunction!(dequantize, m)?)?;
+    m.add_function(wrap_pyfunction!(verify, m)?)?;
+    m.add_function(wrap_pyfunction!(cases, m)?)?;
+    m.add_function(wrap_pyfunction!(convert, m)?)?;
+    Ok(())
+}
