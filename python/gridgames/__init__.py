@@ -284,6 +284,7 @@ def dequantize(
     shape: Optional[Sequence[int]] = None,
     dtype: str = "float32",
     threads: Optional[int] = None,
+    out: Optional[np.ndarray] = None,
 ) -> np.ndarray:
     """Decode exactly: ``grid[selector][code] × scale × tensor_scale``, rounded once (RNE).
 
@@ -294,7 +295,8 @@ def dequantize(
     ``dtype``: ``"float32"`` or ``"float16"`` (numpy arrays of that type), or ``"bfloat16"``
     (an ``ml_dtypes.bfloat16`` array when ml_dtypes is installed, else uint16 bit patterns).
     A format with a tensor scale needs ``tensor_scale``; an invalid selector or code raises
-    ValueError naming the element.
+    ValueError naming the element. ``out``: a C-contiguous float32 array of ``shape`` to write
+    into (dtype float32 only), as NumPy's ``out=``: no allocation, returned.
     """
     if isinstance(q_or_codes, Quantized):
         q = q_or_codes
@@ -326,6 +328,13 @@ def dequantize(
         ts = float(tensor_scale)
     else:
         ts = 1.0 if tensor_scale is None else float(tensor_scale)
+    if out is not None:
+        if dtype != "float32" or not isinstance(out, np.ndarray) or out.dtype != np.float32:
+            raise TypeError("out: must be a float32 numpy array (dtype='float32')")
+        if tuple(out.shape) != shape or not out.flags.c_contiguous or not out.flags.writeable:
+            raise ValueError(f"out: needs a writeable C-contiguous array of shape {shape}, got {out.shape}")
+        _native.dequantize_into(c.reshape(-1), s.reshape(-1), format, ts, out.reshape(-1), threads)
+        return out
     out = _native.dequantize(c.reshape(-1), s.reshape(-1), format, ts, n, dtype, threads)
     out = out.reshape(shape)
     if dtype == "float16":

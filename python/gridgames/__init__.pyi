@@ -40,6 +40,7 @@ def dequantize(
     shape: Optional[Sequence[int]] = None,
     dtype: str = "float32",
     threads: Optional[int] = None,
+    out: Optional[np.ndarray] = None,
 ) -> np.ndarray: ...
 
 class Mismatch:

@@ -5,7 +5,7 @@
 //! the work, and turns every library error into a `ValueError` with the library's message
 //! (the same text the CLI prints).
 
-use numpy::{PyArray1, PyReadonlyArray1};
+use numpy::{PyArray1, PyReadonlyArray1, PyReadwriteArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -139,6 +139,27 @@ fn quantize<'py>(
         r.tensor_scale,
         PyArray1::from_vec(py, r.grid_of_group),
     ))
+}
+
+/// Decode into a caller's f32 array (no allocation: the output pages are already mapped).
+#[pyfunction]
+#[pyo3(signature = (codes, scales, format, tensor_scale, out, threads=None))]
+fn dequantize_into<'py>(
+    py: Python<'py>,
+    codes: PyReadonlyArray1<'py, u8>,
+    scales: PyReadonlyArray1<'py, u8>,
+    format: &str,
+    tensor_scale: f32,
+    mut out: PyReadwriteArray1<'py, f32>,
+    threads: Option<usize>,
+) -> PyResult<()> {
+    let f = format_of(format)?;
+    let codes = codes.as_slice().map_err(value_error)?;
+    let scales = scales.as_slice().map_err(value_error)?;
+    let out = out.as_slice_mut().map_err(value_error)?;
+    let opts = options(threads);
+    py.detach(|| simd::decode_f32(&opts, &f, codes, scales, tensor_scale, out))
+        .map_err(value_error)
 }
 
 /// Decode `n` values to f32 (an f32 array) or to f16/bf16 bit patterns (a uint16 array).
@@ -296,6 +317,62 @@ fn convert<'py>(
     Ok(PyArray1::from_vec(py, codes))
 }
 
+/// Whole-GEMM emulation: D (M×N output bits, u32) of A (M×K codes) · B (K×N codes) + C.
+#[pyfunction]
+#[pyo3(signature = (instr, a, b, m, n, k, recipe="chain", ab_format=None, c=None, scale_a=None, scale_b=None, out="f32", threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn gemm<'py>(
+    py: Python<'py>,
+    instr: &str,
+    a: PyReadonlyArray1<'py, u32>,
+    b: PyReadonlyArray1<'py, u32>,
+    m: usize,
+    n: usize,
+    k: usize,
+    recipe: &str,
+    ab_format: Option<&str>,
+    c: Option<PyReadonlyArray1<'py, u32>>,
+    scale_a: Option<f32>,
+    scale_b: Option<f32>,
+    out: &str,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyArray1<u32>>> {
+    use gridgames::emu::gemm::{self as g, Epilogue, Problem, Recipe};
+    let ins = gridgames::emu::instruction(instr).map_err(value_error)?;
+    let recipe = Recipe::parse(recipe).map_err(value_error)?;
+    let data = match ab_format {
+        None => None,
+        Some(f) => Some(gridgames::emu::Format::from_name(f).ok_or_else(|| {
+            value_error(format!(
+                "ab_format `{f}`: not an element format the emulator knows"
+            ))
+        })?),
+    };
+    let out = match out {
+        "f32" | "float32" => Output::F32,
+        "bf16" | "bfloat16" => Output::Bf16,
+        "f16" | "float16" => Output::F16,
+        o => return Err(value_error(format!("out `{o}`: expected f32, bf16 or f16"))),
+    };
+    let scales = match (scale_a, scale_b) {
+        (None, None) => None,
+        (sa, sb) => Some((sa.unwrap_or(1.0), sb.unwrap_or(1.0))),
+    };
+    let epi = Epilogue { scales, out };
+    let a = a.as_slice().map_err(value_error)?;
+    let b = b.as_slice().map_err(value_error)?;
+    let c = match &c {
+        Some(c) => Some(c.as_slice().map_err(value_error)?),
+        None => None,
+    };
+    let threads = options(threads).threads;
+    let p = Problem { m, n, k, a, b, c };
+    let d = py
+        .detach(|| g::gemm_with_data_format(ins, data, &recipe, &epi, &p, threads))
+        .map_err(value_error)?;
+    Ok(PyArray1::from_vec(py, d))
+}
+
 /// The native module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -307,8 +384,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(grid, m)?)?;
     m.add_function(wrap_pyfunction!(quantize, m)?)?;
     m.add_function(wrap_pyfunction!(dequantize, m)?)?;
+    m.add_function(wrap_pyfunction!(dequantize_into, m)?)?;
     m.add_function(wrap_pyfunction!(verify, m)?)?;
     m.add_function(wrap_pyfunction!(cases, m)?)?;
     m.add_function(wrap_pyfunction!(convert, m)?)?;
+    m.add_function(wrap_pyfunction!(gemm, m)?)?;
     Ok(())
 }

@@ -347,3 +347,13 @@ def test_torch_tensors_without_copies():
     codes, scales, ts = ggtorch.quantize(t, "nvfp4")
     assert codes.dtype == getattr(torch, "float4_e2m1fn_x2", torch.uint8)
     assert gridgames.verify(t, codes, scales, "nvfp4", tensor_scale=ts).ok
+
+
+def test_dequantize_into_a_given_buffer():
+    x = data((4, 64))
+    q = gridgames.quantize(x, "nvfp4")
+    buf = np.empty((4, 64), np.float32)
+    assert gridgames.dequantize(q, out=buf) is buf
+    assert np.array_equal(buf.view(np.uint32), gridgames.dequantize(q).view(np.uint32))
+    with pytest.raises(ValueError, match="shape"):
+        gridgames.dequantize(q, out=np.empty((4, 32), np.float32))

@@ -14,7 +14,7 @@ const MAGIC: &[u8] = b"\x93NUMPY";
 
 fn item_size(descr: &str) -> Option<usize> {
     match descr {
-        "<f4" => Some(4),
+        "<f4" | "<u4" => Some(4),
         "<f2" | "<u2" => Some(2),
         "|u1" | "<u1" => Some(1),
         _ => None,
@@ -95,7 +95,7 @@ pub fn parse_header(bytes: &[u8], file_len: u64) -> Result<Header, String> {
         })
         .collect::<Result<_, _>>()?;
     let size = item_size(&descr).ok_or_else(|| {
-        format!("unsupported dtype `{descr}` (expected <f4, <f2, <u2 (bf16 bits) or |u1)")
+        format!("unsupported dtype `{descr}` (expected <f4, <f2, <u4, <u2 (bf16 bits) or |u1)")
     })?;
     let count = shape
         .iter()

@@ -16,6 +16,7 @@
 
 pub mod cases;
 pub mod fdpa;
+pub mod gemm;
 pub mod sfp4;
 pub mod spec;
 pub mod value;

@@ -171,6 +171,51 @@ impl Format {
     }
 }
 
+impl Format {
+    /// The code of `v` in this format when `v` is exactly representable in it (F16, BF16 and
+    /// F32 targets; NaN maps to the canonical quiet NaN, which is exact as a value class).
+    /// None when the value would round, or for other target formats.
+    pub fn encode_exact(self, v: Val) -> Option<u32> {
+        let f = match v {
+            Val::Nan => f64::NAN,
+            Val::Inf { neg } => {
+                if neg {
+                    f64::NEG_INFINITY
+                } else {
+                    f64::INFINITY
+                }
+            }
+            Val::Fin(fin) => {
+                // |mag| < 2^53 for every operand format here, so the product is exact.
+                let m = fin.mag as f64 * 2f64.powi(fin.exp);
+                if fin.neg {
+                    -m
+                } else {
+                    m
+                }
+            }
+        };
+        let (bits, back) = match self {
+            Format::F16 => {
+                let h = half::f16::from_f64(f);
+                (u32::from(h.to_bits()), h.to_f64())
+            }
+            Format::BF16 => {
+                let h = half::bf16::from_f64(f);
+                (u32::from(h.to_bits()), h.to_f64())
+            }
+            Format::F32 => {
+                let h = f as f32;
+                (h.to_bits(), h as f64)
+            }
+            _ => return None,
+        };
+        let same = (back == f && back.is_sign_negative() == f.is_sign_negative())
+            || (back.is_nan() && f.is_nan());
+        same.then_some(bits)
+    }
+}
+
 impl fmt::Display for Format {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

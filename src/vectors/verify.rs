@@ -496,6 +496,9 @@ impl Verifier {
         let f = &self.format;
         if f.scale_bytes == 4 {
             let v = f32::from_bits(got);
+            if v.is_nan() && f32::from_bits(expected).is_nan() {
+                return (Class::NanPayload, ": both NaN, different bits");
+            }
             if !v.is_finite() {
                 return (Class::ScaleRange, ": not finite");
             }
@@ -506,6 +509,12 @@ impl Verifier {
         }
         let e = &f.scale_element;
         let max = quant::max_scale_code(f);
+        if e.is_nan(got) && e.is_nan(expected) {
+            return (
+                Class::NanPayload,
+                ": both NaN, different sign or payload bits",
+            );
+        }
         if e.is_nan(got) || e.decode(got) > e.decode(max) {
             return (Class::ScaleRange, ": NaN or above the largest scale");
         }

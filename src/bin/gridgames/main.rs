@@ -9,6 +9,7 @@ mod decode;
 mod demo;
 mod eval;
 mod formats;
+mod gemm;
 mod learn;
 mod mma;
 mod quantize;
@@ -43,6 +44,8 @@ enum Command {
     Demo(demo::Args),
     /// Emulate tensor-core MMA instructions and check case files.
     Mma(mma::MmaArgs),
+    /// Predict a whole GEMM kernel's output (Triton, cuBLAS recipes) and check it bit for bit.
+    Gemm(gemm::Args),
     /// Learn grids (k-means over grids) and write a format spec.
     Learn(learn::Args),
     /// Accuracy study: relative MSE per format, distribution and group size.
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         Command::Decode(args) => decode::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Mma(args) => mma::run(args),
+        Command::Gemm(args) => gemm::run(args),
         Command::Learn(args) => learn::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Vectors(args) => vectors::run(args),
