@@ -127,22 +127,54 @@ pub fn temp_path_for(path: &Path) -> Result<PathBuf, FileError> {
     )))
 }
 
+/// Temporary files being written, removed by [`remove_registered_temps`] (the CLI calls it
+/// on SIGINT/SIGTERM, so an interrupted run leaves no `.…tmp-PID` file behind).
+static TEMPS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Register a temporary file for removal on interruption.
+pub fn register_temp(path: &Path) {
+    if let Ok(mut t) = TEMPS.lock() {
+        t.push(path.to_path_buf());
+    }
+}
+
+/// Forget a temporary file (renamed into place, or removed).
+pub fn unregister_temp(path: &Path) {
+    if let Ok(mut t) = TEMPS.lock() {
+        t.retain(|p| p != path);
+    }
+}
+
+/// Remove every registered temporary file (best effort).
+pub fn remove_registered_temps() {
+    if let Ok(mut t) = TEMPS.lock() {
+        for p in t.drain(..) {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
 /// Write `bytes` to `path` atomically: a temporary file beside it, then a rename. A missing
 /// directory is reported by the target's name, not the temporary file's.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
     let tmp = temp_path_for(path)?;
+    register_temp(&tmp);
     let written = std::fs::File::create(&tmp).and_then(|mut f| {
         f.write_all(bytes)?;
         f.flush()
     });
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io_error(path, e));
-    }
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io_error(path, e)
-    })
+    let result = match written {
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(io_error(path, e))
+        }
+        Ok(()) => std::fs::rename(&tmp, path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            io_error(path, e)
+        }),
+    };
+    unregister_temp(&tmp);
+    result
 }
 
 /// SHA-256 of `bytes`, lowercase hex.

@@ -168,8 +168,12 @@ fn streaming_equals_in_memory_for_every_format_and_chunk_size() {
                 stream::CHUNK_ELEMENTS,
             ] {
                 let out = d.path("out.safetensors");
-                stream::quantize_file(&st_path, &out, &q, false, false, None, chunk).unwrap();
-                let got = tensors_of(&std::fs::read(&out).unwrap());
+                stream::quantize_file(&st_path, &out, &q, false, false, &Default::default(), chunk)
+                    .unwrap();
+                let mut got = tensors_of(&std::fs::read(&out).unwrap());
+                // The streaming writer also records its selection rule; the in-memory
+                // writer has none.
+                assert!(got.1.remove("gridgames.rule").is_some());
                 assert_eq!(
                     got,
                     want,
@@ -181,8 +185,10 @@ fn streaming_equals_in_memory_for_every_format_and_chunk_size() {
             // Padding of a 1-D .npy tensor.
             let want = tensors_of(&in_memory(&npy_path, &q, true));
             let out = d.path("pad.safetensors");
-            stream::quantize_file(&npy_path, &out, &q, true, false, None, 1).unwrap();
-            let got = tensors_of(&std::fs::read(&out).unwrap());
+            stream::quantize_file(&npy_path, &out, &q, true, false, &Default::default(), 1)
+                .unwrap();
+            let mut got = tensors_of(&std::fs::read(&out).unwrap());
+            assert!(got.1.remove("gridgames.rule").is_some());
             assert_eq!(got, want, "{} {} padded", format.name, profile.name());
         }
     }
@@ -220,7 +226,8 @@ fn safetensors_declared_sizes_are_checked_before_allocation() {
     let mut b = (u64::MAX - 3).to_le_bytes().to_vec();
     b.extend_from_slice(b"{}");
     std::fs::write(&p, &b).unwrap();
-    let e = stream::quantize_file(&p, &out, &q, false, false, None, 1 << 20).unwrap_err();
+    let e = stream::quantize_file(&p, &out, &q, false, false, &Default::default(), 1 << 20)
+        .unwrap_err();
     assert!(e.contains("exceeds the file"), "{e}");
     // A tensor whose data offsets run past the end of the file.
     let header = br#"{"w":{"dtype":"F32","shape":[1073741824],"data_offsets":[0,4294967296]}}"#;
@@ -229,7 +236,8 @@ fn safetensors_declared_sizes_are_checked_before_allocation() {
     b.extend_from_slice(&[0; 64]);
     let p = d.path("short.safetensors");
     std::fs::write(&p, &b).unwrap();
-    let e = stream::quantize_file(&p, &out, &q, false, false, None, 1 << 20).unwrap_err();
+    let e = stream::quantize_file(&p, &out, &q, false, false, &Default::default(), 1 << 20)
+        .unwrap_err();
     assert!(
         e.contains("4294967296 data bytes, the file holds 64"),
         "{e}"
@@ -242,7 +250,9 @@ fn safetensors_declared_sizes_are_checked_before_allocation() {
     b.extend_from_slice(&[0; 64]);
     let p = d.path("shape.safetensors");
     std::fs::write(&p, &b).unwrap();
-    assert!(stream::quantize_file(&p, &out, &q, false, false, None, 1 << 20).is_err());
+    assert!(
+        stream::quantize_file(&p, &out, &q, false, false, &Default::default(), 1 << 20).is_err()
+    );
     assert!(!out.exists(), "no output after a refused input");
 }
 
@@ -361,6 +371,224 @@ fn output_never_destroys_the_input() {
     assert!(!d.path("q.npy").exists());
     let (ok, err) = run(&d, &["quantize", "x.npy", "q.safetensors"]);
     assert!(ok, "{err}");
-    let (ok, err) = run(&d, &["decode", "q.safetensors", "y.safetensors"]);
+    let (ok, err) = run(&d, &["decode", "q.safetensors", "y.txt"]);
     assert!(!ok && err.contains("writes a .npy file"), "{err}");
+}
+
+/// Groups run along the last dimension: a shape whose last dimension does not fit is refused
+/// (even when the total would), and `--pad` pads each row; the padded file decodes back to
+/// the original shape, each row's values in place.
+#[test]
+fn quantize_groups_along_the_last_dimension() {
+    let d = Dir::new("shapes");
+    for shape in [[2usize, 24], [2, 40], [4, 8]] {
+        let n = shape[0] * shape[1];
+        let x = values(n, 5);
+        std::fs::write(d.path("x.npy"), npy::f32_bytes(&shape, &x)).unwrap();
+        let (ok, err) = run(&d, &["quantize", "x.npy", "q.safetensors"]);
+        assert!(
+            !ok && err.contains("is not a multiple of the group size 16"),
+            "{shape:?}: {err}"
+        );
+        assert!(!d.path("q.safetensors").exists());
+        let (ok, err) = run(&d, &["quantize", "--pad", "x.npy", "q.safetensors"]);
+        assert!(ok, "{shape:?}: {err}");
+        let (ok, err) = run(&d, &["decode", "q.safetensors", "y.npy"]);
+        assert!(ok, "{shape:?}: {err}");
+        let y = std::fs::read(d.path("y.npy")).unwrap();
+        let arr = npy::parse(&y).unwrap();
+        assert_eq!(arr.shape, shape.to_vec());
+        // Each row quantized on its own: row r's values equal quantizing row r alone, padded.
+        let q = Quantizer::new(&tables::NVFP4, Profile::Reference).unwrap();
+        let ctx = q.tensor_context(&x);
+        let cols = shape[1];
+        let pad = (16 - cols % 16) % 16;
+        let mut padded = Vec::new();
+        for r in x.chunks(cols) {
+            padded.extend_from_slice(r);
+            padded.resize(padded.len() + pad, 0.0);
+        }
+        let want = q
+            .quantize_with_context(&padded, &ctx, false)
+            .unwrap()
+            .decode_f32()
+            .unwrap();
+        let want: Vec<f32> = want
+            .chunks(cols + pad)
+            .flat_map(|r| r[..cols].to_vec())
+            .collect();
+        let got: Vec<f32> = arr
+            .data
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        assert_eq!(got, want, "{shape:?}");
+        std::fs::remove_file(d.path("q.safetensors")).unwrap();
+    }
+}
+
+/// A checkpoint quantizes into a checkpoint: the 2-D `.weight` tensors that fit are quantized
+/// (the documented default rule, printed and recorded), every other tensor is copied byte for
+/// byte in its own dtype (ints, F64, F8, 1-D norms, biases, odd shapes, f16), and a dense
+/// decode restores a loadable checkpoint with every tensor.
+#[test]
+fn checkpoint_in_checkpoint_out() {
+    use safetensors::tensor::{Dtype, TensorView};
+    let d = Dir::new("ckpt");
+    let w: Vec<u8> = values(8 * 32, 1)
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let wh: Vec<u8> = values(4 * 16, 2)
+        .iter()
+        .flat_map(|v| half::f16::from_f32(*v).to_le_bytes())
+        .collect();
+    let odd: Vec<u8> = values(3 * 5, 3)
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let bias: Vec<u8> = values(64, 4).iter().flat_map(|v| v.to_le_bytes()).collect();
+    let ints: Vec<u8> = (0..6i32).flat_map(|v| v.to_le_bytes()).collect();
+    let f64s: Vec<u8> = (0..4)
+        .flat_map(|v| (v as f64 * 0.5).to_le_bytes())
+        .collect();
+    let f8: Vec<u8> = (0..16u8).collect();
+    let tensors = [
+        ("l1.weight", Dtype::F32, vec![8, 32], &w),
+        ("l2.weight", Dtype::F16, vec![4, 16], &wh),
+        ("odd.weight", Dtype::F32, vec![3, 5], &odd),
+        ("l1.bias", Dtype::F32, vec![64], &bias),
+        ("norm.weight", Dtype::F32, vec![64], &bias),
+        ("ids", Dtype::I32, vec![6], &ints),
+        ("f64", Dtype::F64, vec![4], &f64s),
+        ("f8", Dtype::F8_E4M3, vec![16], &f8),
+    ];
+    let views: Vec<(&str, TensorView)> = tensors
+        .iter()
+        .map(|(n, dt, s, b)| (*n, TensorView::new(*dt, s.clone(), b).unwrap()))
+        .collect();
+    std::fs::write(
+        d.path("in.safetensors"),
+        safetensors::serialize(views, None).unwrap(),
+    )
+    .unwrap();
+    let (ok, err) = run(&d, &["quantize", "in.safetensors", "q.safetensors"]);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("rule: quantize 2-D float tensors named *.weight"),
+        "{err}"
+    );
+    let q = std::fs::read(d.path("q.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&q).unwrap();
+    let mut names: Vec<String> = st.names().into_iter().map(String::from).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "f64",
+            "f8",
+            "ids",
+            "l1.bias",
+            "l1.weight",
+            "l1.weight_scale",
+            "l1.weight_scale_2",
+            "l2.weight",
+            "l2.weight_scale",
+            "l2.weight_scale_2",
+            "norm.weight",
+            "odd.weight"
+        ]
+    );
+    for (n, dt, s, b) in &tensors[2..] {
+        let t = st.tensor(n).unwrap();
+        assert_eq!(
+            (t.dtype(), t.shape(), t.data()),
+            (*dt, &s[..], &b[..]),
+            "{n} copied"
+        );
+    }
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&q).unwrap();
+    assert!(meta.metadata().as_ref().unwrap()["gridgames.rule"].contains("*.weight"));
+    // Dense decode: every tensor back, the quantized ones as F32 of their shapes.
+    let (ok, err) = run(&d, &["decode", "q.safetensors", "dense.safetensors"]);
+    assert!(ok, "{err}");
+    let dense = std::fs::read(d.path("dense.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&dense).unwrap();
+    assert_eq!(st.tensor("l1.weight").unwrap().shape(), &[8, 32]);
+    assert_eq!(st.tensor("l2.weight").unwrap().shape(), &[4, 16]);
+    assert_eq!(st.len(), tensors.len());
+    // Explicit selection: a match that is not a `.weight` is refused; no match is refused;
+    // neither leaves or replaces an output.
+    std::fs::write(d.path("keep.safetensors"), b"keep").unwrap();
+    for (args, text) in [
+        (
+            &[
+                "quantize",
+                "--tensor",
+                "bias",
+                "in.safetensors",
+                "keep.safetensors",
+            ][..],
+            "only tensors named `*.weight`",
+        ),
+        (
+            &[
+                "quantize",
+                "--tensor",
+                "^nothing$",
+                "in.safetensors",
+                "keep.safetensors",
+            ][..],
+            "no tensor to quantize",
+        ),
+        (
+            &[
+                "quantize",
+                "--tensor",
+                "(",
+                "in.safetensors",
+                "keep.safetensors",
+            ][..],
+            "not a regular expression",
+        ),
+    ] {
+        let (ok, err) = run(&d, args);
+        assert!(!ok && err.contains(text), "{args:?}: {err}");
+        assert_eq!(std::fs::read(d.path("keep.safetensors")).unwrap(), b"keep");
+    }
+    let (ok, err) = run(
+        &d,
+        &[
+            "quantize",
+            "--exclude",
+            "l2",
+            "in.safetensors",
+            "q2.safetensors",
+        ],
+    );
+    assert!(ok && err.contains("except those matching /l2/"), "{err}");
+    let st2 = std::fs::read(d.path("q2.safetensors")).unwrap();
+    let st2 = safetensors::SafeTensors::deserialize(&st2).unwrap();
+    assert_eq!(
+        st2.tensor("l2.weight").unwrap().dtype(),
+        Dtype::F16,
+        "excluded: copied"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&d.0)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+/// Temporary outputs are registered while written and removed by the interruption handler.
+#[test]
+fn interrupted_writes_leave_no_temporary_file() {
+    let d = Dir::new("tmpreg");
+    let p = d.path(".out.tmp-1");
+    std::fs::write(&p, b"partial").unwrap();
+    gridgames::fsio::register_temp(&p);
+    gridgames::fsio::remove_registered_temps();
+    assert!(!p.exists());
 }

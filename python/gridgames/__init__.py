@@ -41,6 +41,7 @@ __all__ = [
     "Report",
     "verify",
     "convert",
+    "gemm",
     "CLASSES",
 ]
 
@@ -209,7 +210,8 @@ class Quantized:
             ``nf4-bnb``), selector bits included.
         tensor_scale: the per-tensor decode scale (float), or None for formats without one.
         grids: uint8, shape ``(..., K // group)``: the grid each group chose.
-        format, profile: names. shape: the original shape.
+        format: the format as given to :func:`quantize` (a name or a spec path);
+        profile: its name. shape: the original shape.
     """
 
     def __init__(self, codes, scales, tensor_scale, grids, format, profile, shape):
@@ -272,7 +274,8 @@ def quantize(
         scales = scales.view(np.float32).reshape(lead + (k // g,))
     else:
         scales = scales.reshape(lead + (k // g,))
-    return Quantized(codes, scales, t, grids.reshape(lead + (k // g,)), fmt["name"], profile, x32.shape)
+    # `format` as given (a built-in name or a spec path), so dequantize(q) finds it again.
+    return Quantized(codes, scales, t, grids.reshape(lead + (k // g,)), format, profile, x32.shape)
 
 
 def dequantize(
@@ -515,6 +518,92 @@ def convert(x: Any, to: str, policy: str = "satfinite") -> np.ndarray:
     as ``policy`` says (``satfinite``, ``ml_dtypes``, ``ocp``)."""
     x32 = _as_f32(x)
     return _native.convert(x32.reshape(-1), to, policy).reshape(x32.shape)
+
+
+def _codes(x: Any, what: str) -> np.ndarray:
+    a = _as_array(x, what)
+    if a.ndim != 2:
+        raise ValueError(f"{what}: shape {a.shape}: expected a 2-D matrix")
+    if a.dtype in (np.uint8, np.uint16, np.uint32):
+        return np.asarray(a).astype(np.uint32)
+    if a.dtype.name in ("float8_e4m3fn", "float8_e5m2"):
+        return np.asarray(a).view(np.uint8).astype(np.uint32)
+    if a.dtype.name == "bfloat16" or isinstance(a, _Bf16Mark):
+        return np.asarray(a).view(np.uint16).astype(np.uint32)
+    if a.dtype == np.float16:
+        return a.view(np.uint16).astype(np.uint32)
+    if a.dtype == np.float32:
+        return a.view(np.uint32).astype(np.uint32)
+    raise TypeError(f"{what}: dtype {a.dtype}: expected element codes (uint8/16/32) or float8/16/bf16/32")
+
+
+def gemm(
+    instr: Optional[str],
+    a: Any,
+    b: Any,
+    c: Any = None,
+    *,
+    recipe: str = "chain",
+    ab_format: Optional[str] = None,
+    scale_a: Optional[float] = None,
+    scale_b: Optional[float] = None,
+    out: str = "float32",
+    threads: Optional[int] = None,
+) -> np.ndarray:
+    """Predict a whole GEMM kernel's output bit for bit: D = epilogue(recipe(A·B + C)).
+
+    ``instr``: ``<arch>/<ptx name>`` (``gridgames mma --list``), or None with a preset
+    ``recipe``. ``a`` (M×K) and ``b`` (K×N): element codes (uint8 for FP8, uint16 bits for
+    bf16/f16, uint32 for f32) or arrays of that float type (torch ``float8_e4m3fn`` or
+    ml_dtypes arrays are read as their codes). ``recipe``: ``chain``, ``promote:G[:T]``,
+    ``mmav2``, ``splitk:L:<recipe>``, or a preset (``triton-sm90``, ``triton-sm90-mmav2``,
+    ``cublas-sm90-fp8-fast``, ``cublas-sm90-fp8``; see ``vectors/gemm/README.md``): a cuBLAS
+    preset on a shape without a measured split-K decision raises ValueError or warns.
+    ``ab_format``: the element format of A and B when the instruction's differs (FP8 data on
+    an f16 instruction), converted exactly. ``out``: ``float32`` (uint32 bits → returned as
+    float32), ``bfloat16`` or ``float16`` (returned as uint16 bits / float16).
+    """
+    import warnings
+
+    presets = {
+        "triton-sm90": "hopper/wgmma.f32.e4m3.e4m3",
+        "cublas-sm90-fp8-fast": "hopper/wgmma.f32.e4m3.e4m3",
+        "cublas-sm90-fp8": "hopper/wgmma.f32.e4m3.e4m3",
+        "triton-sm90-mmav2": "hopper/mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32",
+    }
+    if instr is None:
+        if recipe not in presets:
+            raise ValueError("gemm: instr is required unless recipe is a preset")
+        instr = presets[recipe]
+        if recipe == "triton-sm90-mmav2" and ab_format is None:
+            ab_format = "e4m3"
+    A = _codes(a, "a")
+    B = _codes(b, "b")
+    if A.shape[1] != B.shape[0]:
+        raise ValueError(f"A is {A.shape[0]}x{A.shape[1]} and B is {B.shape[0]}x{B.shape[1]}")
+    m, k = A.shape
+    n = B.shape[1]
+    C = None
+    if c is not None:
+        C = _codes(c, "c")
+        if C.shape != (m, n):
+            raise ValueError(f"c: shape {C.shape}, expected {(m, n)}")
+        C = C.reshape(-1)
+    rec = recipe
+    if recipe.startswith("cublas-"):
+        rec = _native.gemm_resolve(recipe, m, n, k)
+        if isinstance(rec, tuple):
+            rec, warning = rec
+            if warning:
+                warnings.warn(warning, stacklevel=2)
+    o = {"float32": "f32", "bfloat16": "bf16", "float16": "f16"}.get(out, out)
+    d = _native.gemm(instr, A.reshape(-1), B.reshape(-1), m, n, k, rec, ab_format, C, scale_a, scale_b, o, threads)
+    d = d.reshape(m, n)
+    if o == "f32":
+        return d.view(np.float32)
+    if o == "f16":
+        return d.astype(np.uint16).view(np.float16)
+    return d.astype(np.uint16)
 
 
 from . import testing  # noqa: E402  (needs the names above)

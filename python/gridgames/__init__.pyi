@@ -78,3 +78,16 @@ def verify(
     name: str = "x",
 ) -> Report: ...
 def convert(x: Any, to: str, policy: str = "satfinite") -> np.ndarray: ...
+def gemm(
+    instr: Optional[str],
+    a: Any,
+    b: Any,
+    c: Any = None,
+    *,
+    recipe: str = "chain",
+    ab_format: Optional[str] = None,
+    scale_a: Optional[float] = None,
+    scale_b: Optional[float] = None,
+    out: str = "float32",
+    threads: Optional[int] = None,
+) -> np.ndarray: ...

@@ -373,6 +373,16 @@ fn gemm<'py>(
     Ok(PyArray1::from_vec(py, d))
 }
 
+/// A cuBLAS preset's recipe for one shape: (recipe text, warning or None); raises when no
+/// measurement backs the shape.
+#[pyfunction]
+fn gemm_resolve(preset: &str, m: usize, n: usize, k: usize) -> PyResult<(String, Option<String>)> {
+    let p = gridgames::emu::gemm::Preset::from_name(preset)
+        .ok_or_else(|| value_error(format!("`{preset}` is not a preset")))?;
+    let (r, w) = p.resolve(m, n, k).map_err(value_error)?;
+    Ok((r.name(), w))
+}
+
 /// The native module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -389,5 +399,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cases, m)?)?;
     m.add_function(wrap_pyfunction!(convert, m)?)?;
     m.add_function(wrap_pyfunction!(gemm, m)?)?;
+    m.add_function(wrap_pyfunction!(gemm_resolve, m)?)?;
     Ok(())
 }

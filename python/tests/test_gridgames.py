@@ -357,3 +357,47 @@ def test_dequantize_into_a_given_buffer():
     assert np.array_equal(buf.view(np.uint32), gridgames.dequantize(q).view(np.uint32))
     with pytest.raises(ValueError, match="shape"):
         gridgames.dequantize(q, out=np.empty((4, 32), np.float32))
+
+
+# ---- gemm: the recorded H200 GEMMs through the Python API ---------------------------------
+
+
+def splitmix_codes(seed, n, e_lo, e_hi):
+    # The probe's generator (gpu/gemm_probe.py `codes`).
+    with np.errstate(over="ignore"):
+        i = np.arange(1, n + 1, dtype=np.uint64)
+        z = np.uint64(seed) + i * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    sign = (z >> np.uint64(63)).astype(np.uint8)
+    e = (e_lo + (z >> np.uint64(8)) % np.uint64(e_hi - e_lo + 1)).astype(np.uint8)
+    m = ((z >> np.uint64(4)) & np.uint64(7)).astype(np.uint8)
+    return (sign << 7) | (e << 3) | m
+
+
+def test_gemm_reproduces_recorded_h200_outputs():
+    meta = json.loads((ROOT / "vectors" / "gemm" / "meta.json").read_text())["experiments"]
+    for name, recipe in [("triton-default", "triton-sm90"), ("triton-mmav2", "triton-sm90-mmav2"),
+                         ("cublas-precise", "cublas-sm90-fp8")]:
+        e = meta[name]
+        m, n, k = e["M"], e["N"], e["K"]
+        a = splitmix_codes(e["seed"], m * k, e["e_lo"], e["e_hi"]).reshape(m, k)
+        b = splitmix_codes(e["seed"] + 1, k * n, e["e_lo"], e["e_hi"]).reshape(k, n)
+        rows = 16
+        want = np.load(ROOT / "vectors" / "gemm" / f"{name}.d.npy")[:rows]
+        d = gridgames.gemm(None, a[:rows], b, recipe=recipe, scale_a=e.get("scale_a"), scale_b=e.get("scale_b"))
+        assert np.array_equal(d.view(np.uint32), want), name
+    with pytest.raises(ValueError, match="no measurement"):
+        gridgames.gemm(None, np.zeros((32, 16384), np.uint8), np.zeros((16384, 32), np.uint8), recipe="cublas-sm90-fp8")
+
+
+def test_runtime_spec_round_trip(tmp_path):
+    spec = (ROOT / "spec" / "formats" / "nvfp4.yaml").read_text().replace("group_size: 16", "group_size: 32")
+    spec = spec.replace("name: nvfp4", "name: nvfp4-g32")
+    p = tmp_path / "nvfp4-g32.yaml"
+    p.write_text(spec)
+    x = data((4, 64))
+    q = gridgames.quantize(x, str(p))
+    assert q.scales.shape == (4, 2)
+    assert gridgames.dequantize(q).shape == (4, 64)

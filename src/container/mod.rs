@@ -20,6 +20,8 @@ use crate::quant::{Profile, Quantized};
 pub const META_FORMAT: &str = "gridgames.format";
 pub const META_PROFILE: &str = "gridgames.profile";
 pub const META_VERSION: &str = "gridgames.version";
+/// Which tensors `quantize` quantized (the selection rule in words).
+pub const META_RULE: &str = "gridgames.rule";
 
 /// A float tensor read from a file, converted exactly to f32.
 #[derive(Clone, Debug, PartialEq)]
@@ -38,6 +40,9 @@ pub struct StoredQuantized {
     pub codes: Vec<u8>,
     pub scales: Vec<u8>,
     pub tensor_scale: Option<f32>,
+    /// Zeros appended to every row before quantizing (`gridgames.<name>.padded`): the codes
+    /// hold `shape[..-1] × (last + row_padding)` values, row after row.
+    pub row_padding: usize,
 }
 
 fn io_err(path: &Path, e: impl std::fmt::Display) -> String {
@@ -259,7 +264,7 @@ pub fn read_quantized(
         // plausible element count beside a huge shape (fuzz/regressions/safetensors).
         let group = format.group_size as usize;
         let stored_last = shape.last().map_or(0, |&l| l * 2);
-        if padded > 0 && (padded >= group || padded > stored_last) {
+        if padded > 0 && (padded >= group || padded >= stored_last) {
             return Err(io_err(
                 path,
                 format!(
@@ -267,14 +272,16 @@ pub fn read_quantized(
                 ),
             ));
         }
+        // Every row holds `stored_last` values, the last `padded` of them padding.
+        let n: usize = shape
+            .iter()
+            .rev()
+            .skip(1)
+            .try_fold(stored_last, |a, &d| a.checked_mul(d))
+            .ok_or_else(|| io_err(path, format!("`{base}`: shape {shape:?} overflows")))?;
         if let Some(last) = shape.last_mut() {
             *last = *last * 2 - padded;
         }
-        let n: usize = shape
-            .iter()
-            .try_fold(1usize, |a, &d| a.checked_mul(d))
-            .and_then(|c| c.checked_add(padded))
-            .ok_or_else(|| io_err(path, format!("`{base}`: shape {shape:?} overflows")))?;
         let groups = n.div_ceil(format.group_size as usize);
         if scale.data().len() != groups * expected_scale_bytes {
             return Err(io_err(
@@ -313,6 +320,7 @@ pub fn read_quantized(
             codes: codes.data().to_vec(),
             scales: scale.data().to_vec(),
             tensor_scale,
+            row_padding: padded,
         });
     }
     Ok(out)

@@ -22,8 +22,8 @@ use std::path::{Path, PathBuf};
 
 use safetensors::tensor::Dtype;
 
-use super::{io_err, npy, scale_dtype, META_FORMAT, META_PROFILE, META_VERSION};
-use crate::quant::{QuantError, Quantizer};
+use super::{io_err, npy, scale_dtype, META_FORMAT, META_PROFILE, META_RULE, META_VERSION};
+use crate::quant::Quantizer;
 
 /// Elements per chunk (rounded down to whole groups, at least one pair of groups): 4 MiB of
 /// f32, small next to any tensor worth streaming and large enough that reads stay sequential.
@@ -71,6 +71,20 @@ impl FloatDtype {
     }
 }
 
+/// A tensor inside a file: where its data lies, not the data (any dtype: what is not
+/// quantized is copied byte for byte).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawSource {
+    pub name: String,
+    pub shape: Vec<usize>,
+    /// The safetensors dtype, as stored.
+    pub stored: Dtype,
+    /// Absolute byte offset of the data.
+    pub offset: u64,
+    /// Data length in bytes.
+    pub bytes: u64,
+}
+
 /// A float tensor inside a file: where its data lies, not the data.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FloatSource {
@@ -100,6 +114,17 @@ pub fn scan_float_input(
     npy_u16_as_bf16: bool,
     filter: Option<&str>,
 ) -> Result<(File, Vec<FloatSource>), String> {
+    let (file, floats, _) = scan_input(path, npy_u16_as_bf16, filter)?;
+    Ok((file, floats))
+}
+
+/// [`scan_float_input`], plus every tensor of a safetensors file (floats included) as a
+/// [`RawSource`], so that what is not quantized can be copied as it is.
+pub fn scan_input(
+    path: &Path,
+    npy_u16_as_bf16: bool,
+    filter: Option<&str>,
+) -> Result<(File, Vec<FloatSource>, Vec<RawSource>), String> {
     let mut file = File::open(path).map_err(|e| io_err(path, e))?;
     let file_len = file.metadata().map_err(|e| io_err(path, e))?.len();
     match path.extension().and_then(|e| e.to_str()) {
@@ -132,6 +157,7 @@ pub fn scan_float_input(
                     offset: h.data_start as u64,
                     count,
                 }],
+                Vec::new(),
             ))
         }
         Some("safetensors") => {
@@ -159,6 +185,7 @@ pub fn scan_float_input(
                 )));
             }
             let mut out = Vec::new();
+            let mut raw = Vec::new();
             let mut names: Vec<(String, &safetensors::tensor::TensorInfo)> =
                 meta.tensors().into_iter().collect();
             names.sort_by(|a, b| a.0.cmp(&b.0));
@@ -166,6 +193,13 @@ pub fn scan_float_input(
                 if filter.is_some_and(|f| !name.contains(f)) {
                     continue;
                 }
+                raw.push(RawSource {
+                    name: name.clone(),
+                    shape: info.shape.clone(),
+                    stored: info.dtype,
+                    offset: data_start + info.data_offsets.0 as u64,
+                    bytes: (info.data_offsets.1 - info.data_offsets.0) as u64,
+                });
                 let dtype = match info.dtype {
                     Dtype::F32 => FloatDtype::F32,
                     Dtype::F16 => FloatDtype::F16,
@@ -182,7 +216,7 @@ pub fn scan_float_input(
                     count,
                 });
             }
-            Ok((file, out))
+            Ok((file, out, raw))
         }
         _ => Err(format!(
             "{}: unknown input type (expected .npy or .safetensors)",
@@ -218,7 +252,7 @@ enum Body {
     Scales(usize),
     /// Tensor scale of quantized input tensor `i`.
     TensorScale(usize),
-    /// An input tensor copied as F32.
+    /// An input tensor copied byte for byte.
     Copy(usize),
 }
 
@@ -229,13 +263,6 @@ struct Entry {
     bytes: u64,
     body: Body,
     offset: u64,
-}
-
-/// One input tensor's plan: quantized (with padding) or copied.
-struct Plan {
-    src: FloatSource,
-    quantize: bool,
-    padded: usize,
 }
 
 /// Removes the temporary file unless the output was renamed into place.
@@ -265,23 +292,61 @@ fn dtype_name(d: Dtype) -> String {
 pub struct StreamReport {
     /// (input name, values, groups) per quantized tensor.
     pub quantized: Vec<(String, usize, usize)>,
-    /// Names of tensors copied as F32.
+    /// Names of tensors copied byte for byte, in their own dtype.
     pub copied: Vec<String>,
+    /// The selection rule, as recorded in the file's metadata.
+    pub rule: String,
 }
 
-/// Quantize every float tensor of `input` (`.npy` or safetensors) into a safetensors file
-/// at `output`, streaming. Decisions match `gridgames quantize`: a tensor whose last
-/// dimension is not a multiple of the group size is copied as F32 when it is a 2-D-or-more
-/// tensor of a safetensors file, padded when `pad` and it is one row, and refused otherwise.
-/// `chunk` is the number of elements per read (rounded to whole pairs of groups).
-/// One thread, the selected SIMD backend (the output does not depend on either).
+/// Which tensors of a safetensors input are quantized; every other tensor is copied byte for
+/// byte in its own dtype.
+#[derive(Clone, Debug, Default)]
+pub struct Selection {
+    /// Quantize the tensors whose names match (a regular expression, searched anywhere in the
+    /// name; anchor it with `^…$` for an exact name). None: the default rule, every 2-D
+    /// F32/F16/BF16 tensor named `*.weight` whose last dimension fits the group size (the
+    /// linear layers, as ModelOpt's NVFP4 export does).
+    pub tensor: Option<regex::Regex>,
+    /// Never quantize the tensors whose names match.
+    pub exclude: Option<regex::Regex>,
+}
+
+impl Selection {
+    /// The rule in words (recorded as `gridgames.rule` in the output's metadata).
+    pub fn describe(&self, group: usize) -> String {
+        let mut s = match &self.tensor {
+            Some(re) => format!("tensors matching /{}/", re.as_str()),
+            None => format!(
+                "2-D float tensors named *.weight with the last dimension a multiple of {group}"
+            ),
+        };
+        if let Some(re) = &self.exclude {
+            s.push_str(&format!(", except those matching /{}/", re.as_str()));
+        }
+        s
+    }
+}
+
+/// One output item: a quantized float tensor (each row padded with `row_pad` zeros), or a
+/// tensor copied as it is.
+enum Item {
+    Quant { src: FloatSource, row_pad: usize },
+    Copy(RawSource),
+}
+
+/// Quantize the float tensors of `input` (`.npy` or safetensors) into a safetensors file at
+/// `output`, streaming. Groups run along the last dimension: a tensor whose last dimension is
+/// not a multiple of the group size is padded row by row when `pad` (recorded in the
+/// metadata), and refused otherwise. `selection` chooses the tensors of a safetensors input
+/// (see [`Selection`]); the others are copied byte for byte. `chunk` is the number of
+/// elements per read. One thread, the selected SIMD backend (the output depends on neither).
 pub fn quantize_file(
     input: &Path,
     output: &Path,
     quantizer: &Quantizer,
     pad: bool,
     npy_u16_as_bf16: bool,
-    filter: Option<&str>,
+    selection: &Selection,
     chunk: usize,
 ) -> Result<StreamReport, String> {
     let opts = crate::simd::Options::default();
@@ -291,10 +356,42 @@ pub fn quantize_file(
         quantizer,
         pad,
         npy_u16_as_bf16,
-        filter,
+        selection,
         chunk,
         &opts,
     )
+}
+
+/// The rows-padding a tensor needs (0 when its last dimension is a multiple of `group`), or
+/// the error naming it.
+fn row_padding(
+    input: &Path,
+    src: &FloatSource,
+    group: usize,
+    pad: bool,
+    format: &str,
+) -> Result<usize, String> {
+    let cols = *src.shape.last().unwrap_or(&src.count);
+    if cols == 0 {
+        return Err(format!(
+            "{}: tensor `{}` (shape {:?}) is empty",
+            input.display(),
+            src.name,
+            src.shape
+        ));
+    }
+    if cols.is_multiple_of(group) {
+        Ok(0)
+    } else if pad {
+        Ok(group - cols % group)
+    } else {
+        Err(format!(
+            "{}: tensor `{}` (shape {:?}): the last dimension {cols} is not a multiple of the group size {group} of `{format}` (groups run along the last dimension); pass --pad to pad each row with zeros",
+            input.display(),
+            src.name,
+            src.shape
+        ))
+    }
 }
 
 /// [`quantize_file`] with the SIMD backend and thread count of `opts` (each chunk is
@@ -306,60 +403,76 @@ pub fn quantize_file_with(
     quantizer: &Quantizer,
     pad: bool,
     npy_u16_as_bf16: bool,
-    filter: Option<&str>,
+    selection: &Selection,
     chunk: usize,
     opts: &crate::simd::Options,
 ) -> Result<StreamReport, String> {
-    let (mut file, sources) = scan_float_input(input, npy_u16_as_bf16, filter)?;
-    if sources.is_empty() {
-        return Err(format!("{}: no float tensors to quantize", input.display()));
-    }
+    let (mut file, sources, raw) = scan_input(input, npy_u16_as_bf16, None)?;
     let format = &quantizer.format;
     let group = format.group_size as usize;
     if group == 0 {
         return Err(format!("format `{}` has group size 0", format.name));
     }
     let is_npy = input.extension().is_some_and(|e| e == "npy");
-    let is_st = input.extension().is_some_and(|e| e == "safetensors");
-    let mut plans = Vec::new();
-    for src in sources {
-        let cols = *src.shape.last().unwrap_or(&src.count);
-        let one_row = src.shape.iter().rev().skip(1).product::<usize>() <= 1;
-        let quantizable = cols % group == 0 || (pad && one_row);
-        if !quantizable && src.shape.len() >= 2 && is_st {
-            plans.push(Plan {
-                src,
-                quantize: false,
-                padded: 0,
-            });
-            continue;
+    let rule = if is_npy {
+        "the .npy tensor".to_string()
+    } else {
+        selection.describe(group)
+    };
+    let floats: BTreeMap<&str, &FloatSource> =
+        sources.iter().map(|s| (s.name.as_str(), s)).collect();
+    let mut items = Vec::new();
+    if is_npy {
+        for src in sources.iter().cloned() {
+            let row_pad = row_padding(input, &src, group, pad, format.name)?;
+            items.push(Item::Quant { src, row_pad });
         }
-        let padded = if src.count % group == 0 {
-            0
-        } else if pad {
-            group - src.count % group
-        } else {
-            return Err(format!(
-                "{}: tensor `{}`: {}",
-                input.display(),
-                src.name,
-                QuantError::Length {
-                    len: src.count,
-                    group: format.group_size
+    } else {
+        for r in &raw {
+            let excluded = selection
+                .exclude
+                .as_ref()
+                .is_some_and(|re| re.is_match(&r.name));
+            let float = floats.get(r.name.as_str());
+            let chosen = match (&selection.tensor, float) {
+                (_, None) => false,
+                (Some(re), Some(_)) => re.is_match(&r.name) && !excluded,
+                (None, Some(f)) => {
+                    let cols = *f.shape.last().unwrap_or(&0);
+                    !excluded
+                        && f.shape.len() == 2
+                        && r.name.ends_with(".weight")
+                        && cols > 0
+                        && (cols.is_multiple_of(group) || pad)
                 }
-            ));
-        };
-        if padded > 0 && !one_row {
-            return Err(format!(
-                "tensor `{}`: padding is only supported for 1-D (or 1-row) tensors",
-                src.name
-            ));
+            };
+            match float {
+                Some(f) if chosen => {
+                    if !r.name.ends_with(".weight") {
+                        return Err(format!(
+                            "{}: tensor `{}` matches --tensor, but only tensors named `*.weight` can be quantized (the output is named `<name>.weight`, `.weight_scale`, `.weight_scale_2`, as loaders expect)",
+                            input.display(),
+                            r.name
+                        ));
+                    }
+                    let row_pad = row_padding(input, f, group, pad, format.name)?;
+                    items.push(Item::Quant {
+                        src: (*f).clone(),
+                        row_pad,
+                    });
+                }
+                _ => items.push(Item::Copy(r.clone())),
+            }
         }
-        plans.push(Plan {
-            src,
-            quantize: true,
-            padded,
-        });
+    }
+    if !items.iter().any(|i| matches!(i, Item::Quant { .. })) {
+        let names: Vec<&str> = raw.iter().map(|r| r.name.as_str()).take(12).collect();
+        return Err(format!(
+            "{}: no tensor to quantize (rule: {rule}); tensors in the file: {}{}",
+            input.display(),
+            names.join(", "),
+            if raw.len() > 12 { ", ..." } else { "" }
+        ));
     }
 
     // The output layout, as `safetensors_bytes` would write it.
@@ -373,36 +486,41 @@ pub fn quantize_file_with(
         META_VERSION.to_string(),
         env!("CARGO_PKG_VERSION").to_string(),
     );
+    meta.insert(META_RULE.to_string(), rule.clone());
     meta.insert("format".to_string(), "pt".to_string());
     let mut entries = Vec::new();
-    for (i, p) in plans.iter().enumerate() {
-        if !p.quantize {
-            entries.push(Entry {
-                name: p.src.name.clone(),
-                dtype: Dtype::F32,
-                shape: p.src.shape.clone(),
-                bytes: p.src.count as u64 * 4,
-                body: Body::Copy(i),
-                offset: 0,
-            });
-            continue;
-        }
+    for (i, item) in items.iter().enumerate() {
+        let (src, row_pad) = match item {
+            Item::Copy(r) => {
+                entries.push(Entry {
+                    name: r.name.clone(),
+                    dtype: r.stored,
+                    shape: r.shape.clone(),
+                    bytes: r.bytes,
+                    body: Body::Copy(i),
+                    offset: 0,
+                });
+                continue;
+            }
+            Item::Quant { src, row_pad } => (src, *row_pad),
+        };
         let name = if is_npy {
             "tensor".to_string()
         } else {
-            p.src.name.trim_end_matches(".weight").to_string()
+            src.name.trim_end_matches(".weight").to_string()
         };
-        let shape = if p.src.shape.is_empty() {
+        let shape = if src.shape.is_empty() {
             vec![1]
         } else {
-            p.src.shape.clone()
+            src.shape.clone()
         };
-        let stored = p.src.count + p.padded;
-        let cols = *shape.last().unwrap_or(&0);
-        let stored_cols = cols + p.padded;
+        let cols = (*shape.last().unwrap_or(&1)).max(1);
+        let rows = src.count / cols;
+        let stored_cols = cols + row_pad;
+        let stored = rows * stored_cols;
         let mut code_shape = shape.clone();
         if let Some(last) = code_shape.last_mut() {
-            *last = stored_cols.div_ceil(2);
+            *last = stored_cols / 2;
         }
         let mut scale_shape = shape.clone();
         if let Some(last) = scale_shape.last_mut() {
@@ -435,8 +553,8 @@ pub fn quantize_file_with(
                 offset: 0,
             });
         }
-        if p.padded > 0 {
-            meta.insert(format!("gridgames.{name}.padded"), p.padded.to_string());
+        if row_pad > 0 {
+            meta.insert(format!("gridgames.{name}.padded"), row_pad.to_string());
         }
     }
     // safetensors' order: descending dtype alignment, then name.
@@ -466,22 +584,12 @@ pub fn quantize_file_with(
     let data_start = 8 + header.len() as u64;
     let total = data_start + offset;
 
-    let dir = output
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let file_name = output
-        .file_name()
-        .ok_or_else(|| format!("{}: not a file path", output.display()))?;
     let mut tmp = TempFile {
-        path: dir.join(format!(
-            ".{}.tmp-{}",
-            file_name.to_string_lossy(),
-            std::process::id()
-        )),
+        path: crate::fsio::temp_path_for(output)?,
         done: false,
     };
-    let mut out = File::create(&tmp.path).map_err(|e| io_err(&tmp.path, e))?;
+    crate::fsio::register_temp(&tmp.path);
+    let mut out = File::create(&tmp.path).map_err(|e| io_err(output, e))?;
     let werr = |e: std::io::Error| io_err(output, e);
     out.set_len(total).map_err(werr)?;
     out.write_all(&(header.len() as u64).to_le_bytes())
@@ -495,33 +603,40 @@ pub fn quantize_file_with(
     };
 
     let step = (chunk.max(1) / (2 * group)).max(1) * 2 * group;
-    let mut raw = Vec::new();
+    let mut raw_buf = Vec::new();
     let mut x = Vec::new();
-    let mut report = StreamReport::default();
-    for (i, p) in plans.iter().enumerate() {
-        let src = &p.src;
-        if !p.quantize {
-            let dst = at(&|b| matches!(b, Body::Copy(j) if *j == i));
-            let mut done = 0;
-            while done < src.count {
-                let n = step.min(src.count - done);
-                read_values(input, &mut file, src, done, n, &mut raw, &mut x)?;
-                let bytes: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
-                out.seek(SeekFrom::Start(dst + done as u64 * 4))
-                    .and_then(|_| out.write_all(&bytes))
-                    .map_err(werr)?;
-                done += n;
+    let mut report = StreamReport {
+        rule,
+        ..StreamReport::default()
+    };
+    for (i, item) in items.iter().enumerate() {
+        let (src, row_pad) = match item {
+            Item::Copy(r) => {
+                let dst = at(&|b| matches!(b, Body::Copy(j) if *j == i));
+                let mut done = 0u64;
+                while done < r.bytes {
+                    let n = (4u64 << 20).min(r.bytes - done);
+                    raw_buf.resize(n as usize, 0);
+                    file.seek(SeekFrom::Start(r.offset + done))
+                        .and_then(|_| file.read_exact(&mut raw_buf))
+                        .map_err(|e| io_err(input, format!("tensor `{}`: {e}", r.name)))?;
+                    out.seek(SeekFrom::Start(dst + done))
+                        .and_then(|_| out.write_all(&raw_buf))
+                        .map_err(werr)?;
+                    done += n;
+                }
+                report.copied.push(r.name.clone());
+                continue;
             }
-            report.copied.push(src.name.clone());
-            continue;
-        }
+            Item::Quant { src, row_pad } => (src, *row_pad),
+        };
         // Pass 1: the tensor's largest magnitude, and the first non-finite value the profile
         // has no rule for (the in-memory quantizer reports that before anything else).
         let mut amax = 0f32;
         let mut done = 0;
         while done < src.count {
             let n = step.min(src.count - done);
-            read_values(input, &mut file, src, done, n, &mut raw, &mut x)?;
+            read_values(input, &mut file, src, done, n, &mut raw_buf, &mut x)?;
             quantizer
                 .check_finite(&x, done)
                 .map_err(|e| format!("{}: tensor `{}`: {e}", input.display(), src.name))?;
@@ -535,35 +650,59 @@ pub fn quantize_file_with(
                 .and_then(|_| out.write_all(&ctx.scale.to_le_bytes()))
                 .map_err(werr)?;
         }
-        // Pass 2: quantize whole groups, chunk by chunk (the last chunk zero-padded).
+        // Pass 2: whole rows of whole groups, chunk by chunk, each row padded with `row_pad`
+        // zeros (zeros cannot change the tensor's largest magnitude).
         let codes_at = at(&|b| matches!(b, Body::Codes(j) if *j == i));
         let scales_at = at(&|b| matches!(b, Body::Scales(j) if *j == i));
-        let stored = src.count + p.padded;
+        let cols = (*src.shape.last().unwrap_or(&src.count)).max(1);
+        let rows = src.count / cols;
+        let stored_cols = cols + row_pad;
+        let rows_per = (step / stored_cols).max(1);
         let mut codes = Vec::new();
         let mut scales = Vec::new();
-        let mut done = 0;
-        while done < stored {
-            let n = step.min(stored - done);
-            let real = n.min(src.count.saturating_sub(done));
-            read_values(input, &mut file, src, done, real, &mut raw, &mut x)?;
-            x.resize(n, 0.0);
-            crate::simd::quantize_chunk(quantizer, &ctx, &x, opts, &mut codes, &mut scales);
-            // `done` is a multiple of 2·group, so the chunk starts on a whole code byte.
-            let scale_off = (done / group * format.scale_bytes as usize) as u64;
-            out.seek(SeekFrom::Start(codes_at + (done / 2) as u64))
+        let mut padded = Vec::new();
+        let mut row = 0;
+        while row < rows {
+            let nr = rows_per.min(rows - row);
+            read_values(
+                input,
+                &mut file,
+                src,
+                row * cols,
+                nr * cols,
+                &mut raw_buf,
+                &mut x,
+            )?;
+            let chunk: &[f32] = if row_pad == 0 {
+                &x
+            } else {
+                padded.clear();
+                for r in x.chunks(cols) {
+                    padded.extend_from_slice(r);
+                    padded.resize(padded.len() + row_pad, 0.0);
+                }
+                &padded
+            };
+            crate::simd::quantize_chunk(quantizer, &ctx, chunk, opts, &mut codes, &mut scales);
+            // Every row is a whole number of groups (an even number of values), so each
+            // chunk starts on a whole code byte.
+            let first = row * stored_cols;
+            let scale_off = (first / group * format.scale_bytes as usize) as u64;
+            out.seek(SeekFrom::Start(codes_at + (first / 2) as u64))
                 .and_then(|_| out.write_all(&codes))
                 .and_then(|_| out.seek(SeekFrom::Start(scales_at + scale_off)))
                 .and_then(|_| out.write_all(&scales))
                 .map_err(werr)?;
-            done += n;
+            row += nr;
         }
         report
             .quantized
-            .push((src.name.clone(), src.count, stored / group));
+            .push((src.name.clone(), src.count, rows * stored_cols / group));
     }
     out.sync_all().map_err(werr)?;
     drop(out);
     std::fs::rename(&tmp.path, output).map_err(|e| io_err(output, e))?;
     tmp.done = true;
+    crate::fsio::unregister_temp(&tmp.path);
     Ok(report)
 }

@@ -162,6 +162,15 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
+/// A `--tensor` / `--exclude` regular expression (the same matching in every command: a
+/// regex searched anywhere in the tensor's name).
+pub fn regex_arg(flag: &str, text: Option<&str>) -> Result<Option<regex::Regex>, String> {
+    text.map(|t| {
+        regex::Regex::new(t).map_err(|e| format!("{flag} `{t}`: not a regular expression: {e}"))
+    })
+    .transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,6 @@
-//! `gridgames decode IN.safetensors OUT.npy`: decode quantized tensors.
+//! `gridgames decode IN.safetensors OUT.npy|OUT.safetensors`: decode one quantized tensor to
+//! an .npy, or every quantized tensor of a checkpoint to a dense safetensors checkpoint (the
+//! other tensors copied byte for byte).
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -12,10 +14,13 @@ pub struct Args {
     /// nvfp4).
     #[arg(long)]
     pub format: Option<String>,
-    /// Which tensor (base name, without `.weight`) when the file holds several.
+    /// Which tensor, by a regular expression on the base name (without `.weight`), searched
+    /// anywhere in it (`^name$` for an exact name), as in `quantize`. An .npy output needs
+    /// exactly one match; a .safetensors output decodes every match (default: all).
     #[arg(long)]
     pub tensor: Option<String>,
-    /// Output type: f32, f16 or bf16 (f16/bf16 written as uint16 bit patterns).
+    /// Output type: f32, f16 or bf16 (.npy: f16/bf16 written as uint16 bit patterns;
+    /// .safetensors: F32, F16 or BF16 tensors).
     #[arg(long, default_value = "f32")]
     pub output_type: String,
     /// Worker threads (default: all cores).
@@ -41,7 +46,15 @@ pub fn simd_options(threads: Option<usize>) -> Result<Options, String> {
 
 pub fn run(args: &Args) -> Result<ExitCode, String> {
     let opts = simd_options(args.threads)?;
-    crate::cli_io::check_output(&args.input, &args.output, "npy")?;
+    let dense = args
+        .output
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("safetensors"));
+    crate::cli_io::check_output(
+        &args.input,
+        &args.output,
+        if dense { "safetensors" } else { "npy" },
+    )?;
     let bytes = crate::cli_io::read_input(&args.input, args.limits.max_bytes)?;
     let format_name = match (&args.format, container::metadata_format(&bytes)) {
         (Some(f), _) => f.clone(),
@@ -60,44 +73,77 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         }
     };
     let tensors = container::read_quantized(&args.input, &bytes, &format)?;
+    let re = crate::cli_io::regex_arg("--tensor", args.tensor.as_deref())?;
     let chosen: Vec<_> = tensors
         .iter()
-        .filter(|t| args.tensor.as_ref().is_none_or(|n| &t.name == n))
+        .filter(|t| re.as_ref().is_none_or(|r| r.is_match(&t.name)))
         .collect();
+    if chosen.is_empty() {
+        let names: Vec<&str> = tensors.iter().map(|t| t.name.as_str()).collect();
+        return Err(format!(
+            "{}: no quantized tensor{} (found: {})",
+            args.input.display(),
+            args.tensor
+                .as_ref()
+                .map(|n| format!(" matching `{n}`"))
+                .unwrap_or_default(),
+            names.join(", ")
+        ));
+    }
+    if dense {
+        return write_dense(args, &bytes, &format, &chosen, output, &opts);
+    }
     let t = match chosen.as_slice() {
         [one] => *one,
-        [] => {
-            let names: Vec<&str> = tensors.iter().map(|t| t.name.as_str()).collect();
-            return Err(format!(
-                "{}: no quantized tensor{} (found: {})",
-                args.input.display(),
-                args.tensor
-                    .as_ref()
-                    .map(|n| format!(" named `{n}`"))
-                    .unwrap_or_default(),
-                names.join(", ")
-            ));
-        }
         many => {
             let names: Vec<&str> = many.iter().map(|t| t.name.as_str()).collect();
             return Err(format!(
-                "{}: {} quantized tensors; pick one with --tensor ({})",
+                "{}: {} quantized tensors; pick one with --tensor, or write a .safetensors checkpoint ({})",
                 args.input.display(),
                 many.len(),
                 names.join(", ")
             ));
         }
     };
-    // The .npy is built in place, a chunk of whole groups at a time, so peak memory is the
-    // input plus the output (no full-size intermediate of u32 bits).
+    let values = decode_tensor(&args.input, &format, t, output, &opts)?;
+    let descr = match output {
+        Output::F32 => "<f4",
+        _ => "<u2",
+    };
+    let data = npy::to_bytes(descr, &t.shape, &values);
+    gridgames::fsio::write_atomic(&args.output, &data)?;
+    eprintln!(
+        "decoded `{}` ({} values, {}) to {}",
+        t.name,
+        t.shape.iter().product::<usize>(),
+        format.name,
+        args.output.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The dense little-endian bytes (f32, or f16/bf16 bits) of one quantized tensor, row
+/// padding removed. Decoded a chunk of whole groups at a time (no full-size u32 buffer).
+fn decode_tensor(
+    input: &std::path::Path,
+    format: &gridgames::format::Format,
+    t: &container::StoredQuantized,
+    output: Output,
+    opts: &Options,
+) -> Result<Vec<u8>, String> {
     let count: usize = t.shape.iter().product();
     let n = t.codes.len() * 2;
-    if count > n {
+    let cols = *t.shape.last().unwrap_or(&count);
+    let stored_cols = cols + t.row_padding;
+    let rows = if cols == 0 { 0 } else { count / cols };
+    if rows * stored_cols > n || (t.row_padding > 0 && rows * stored_cols != n) {
         return Err(format!(
-            "{}: tensor `{}`: shape {:?} needs {count} values, {n} codes are stored",
-            args.input.display(),
+            "{}: tensor `{}`: shape {:?} (row padding {}) needs {} values, {n} codes are stored",
+            input.display(),
             t.name,
-            t.shape
+            t.shape,
+            t.row_padding,
+            rows * stored_cols
         ));
     }
     let group = format.group_size as usize;
@@ -109,18 +155,10 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             scale_bytes: t.scales.len(),
             output: n,
         };
-        return Err(format!(
-            "{}: tensor `{}`: {e}",
-            args.input.display(),
-            t.name
-        ));
+        return Err(format!("{}: tensor `{}`: {e}", input.display(), t.name));
     }
-    let (descr, width) = match output {
-        Output::F32 => ("<f4", 4),
-        _ => ("<u2", 2),
-    };
-    let mut data = npy::to_bytes(descr, &t.shape, &[]);
-    data.reserve_exact(count * width);
+    let width = if output == Output::F32 { 4 } else { 2 };
+    let mut data = Vec::with_capacity(count * width);
     let step = ((1usize << 20) / (2 * group)).max(1) * (2 * group);
     let mut bits = Vec::new();
     let mut start = 0;
@@ -134,17 +172,21 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         bits.clear();
         bits.resize(len, 0u32);
         simd::decode_bits(
-            &opts,
-            &format,
+            opts,
+            format,
             &t.codes[start / 2..(start + len) / 2],
             scales,
             t.tensor_scale.unwrap_or(1.0),
             output,
             &mut bits,
         )
-        .map_err(|e| format!("{}: tensor `{}`: {e}", args.input.display(), t.name))?;
-        let keep = len.min(count.saturating_sub(start));
-        for b in &bits[..keep] {
+        .map_err(|e| format!("{}: tensor `{}`: {e}", input.display(), t.name))?;
+        for (j, b) in bits.iter().enumerate() {
+            let e = start + j;
+            // Keep the real values: inside a row, before its padding; none past the shape.
+            if e >= rows * stored_cols || (stored_cols > 0 && e % stored_cols >= cols) {
+                continue;
+            }
             match output {
                 Output::F32 => data.extend_from_slice(&b.to_le_bytes()),
                 _ => data.extend_from_slice(&(*b as u16).to_le_bytes()),
@@ -152,11 +194,61 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         }
         start += len;
     }
-    gridgames::fsio::write_atomic(&args.output, &data)?;
+    Ok(data)
+}
+
+/// A dense checkpoint: every chosen quantized tensor decoded (as `<name>.weight`), every
+/// other tensor of the input copied byte for byte; gridgames' metadata dropped.
+fn write_dense(
+    args: &Args,
+    bytes: &[u8],
+    format: &gridgames::format::Format,
+    chosen: &[&container::StoredQuantized],
+    output: Output,
+    opts: &Options,
+) -> Result<ExitCode, String> {
+    use safetensors::tensor::{Dtype, TensorView};
+    let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| {
+        format!(
+            "{}: not a valid safetensors file: {e}",
+            args.input.display()
+        )
+    })?;
+    let dtype = match output {
+        Output::F32 => Dtype::F32,
+        Output::F16 => Dtype::F16,
+        Output::Bf16 => Dtype::BF16,
+    };
+    let mut decoded = Vec::new();
+    let mut taken = std::collections::BTreeSet::new();
+    for t in chosen {
+        let data = decode_tensor(&args.input, format, t, output, opts)?;
+        for suffix in [".weight", ".weight_scale", ".weight_scale_2"] {
+            taken.insert(format!("{}{suffix}", t.name));
+        }
+        decoded.push((format!("{}.weight", t.name), t.shape.clone(), data));
+    }
+    let mut views = Vec::new();
+    for (name, shape, data) in &decoded {
+        let v = TensorView::new(dtype, shape.clone(), data).map_err(|e| e.to_string())?;
+        views.push((name.clone(), v));
+    }
+    let mut copied = 0;
+    for (name, view) in st.tensors() {
+        if taken.contains(&name) {
+            continue;
+        }
+        let v = TensorView::new(view.dtype(), view.shape().to_vec(), view.data())
+            .map_err(|e| e.to_string())?;
+        views.push((name, v));
+        copied += 1;
+    }
+    let meta = std::collections::HashMap::from([("format".to_string(), "pt".to_string())]);
+    let out = safetensors::serialize(views, Some(meta)).map_err(|e| e.to_string())?;
+    gridgames::fsio::write_atomic(&args.output, &out)?;
     eprintln!(
-        "decoded `{}` ({} values, {}) to {}",
-        t.name,
-        count,
+        "decoded {} tensor(s) ({}), copied {copied} unchanged, to {}",
+        decoded.len(),
         format.name,
         args.output.display()
     );

@@ -57,6 +57,29 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // An interrupted run removes the temporary file it was writing (the output itself only
+    // appears on the final rename), then exits as a signal-killed process would.
+    let _ = ctrlc::set_handler(|| {
+        gridgames::fsio::remove_registered_temps();
+        eprintln!("interrupted: no output written");
+        std::process::exit(130);
+    });
+    // `gridgames … | head`: when the reader goes away, stdout writes fail with a broken
+    // pipe and `println!` panics; that is the reader's choice, not an error: exit quietly.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if text.contains("Broken pipe") {
+            gridgames::fsio::remove_registered_temps();
+            std::process::exit(0);
+        }
+        default_hook(info);
+    }));
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Formats(args) => formats::run(args),

@@ -20,9 +20,15 @@ pub struct Args {
     /// Read uint16 .npy input as bf16 bit patterns.
     #[arg(long)]
     pub bf16: bool,
-    /// Only tensors whose name contains this (safetensors input).
+    /// Quantize the tensors whose names match this regular expression (searched anywhere in
+    /// the name; `^name$` for one exact name). Default: every 2-D float `*.weight` tensor
+    /// whose last dimension is a multiple of the group size. Everything not quantized is
+    /// copied byte for byte.
     #[arg(long)]
     pub tensor: Option<String>,
+    /// Never quantize the tensors whose names match this regular expression.
+    #[arg(long)]
+    pub exclude: Option<String>,
     /// Worker threads for the reference profile's fast path (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -47,6 +53,10 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
     let profile = parse_profile(&args.profile)?;
     let quantizer = Quantizer::new(&format, profile).map_err(|e| e.to_string())?;
     crate::cli_io::check_output(&args.input, &args.output, "safetensors")?;
+    let selection = container::stream::Selection {
+        tensor: crate::cli_io::regex_arg("--tensor", args.tensor.as_deref())?,
+        exclude: crate::cli_io::regex_arg("--exclude", args.exclude.as_deref())?,
+    };
     // Streaming (container::stream): memory stays at one chunk of groups, whatever the
     // tensor's size; the input's declared sizes are checked against its length first.
     crate::cli_io::check_size(&args.input, args.limits.max_bytes)?;
@@ -59,12 +69,20 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         &quantizer,
         args.pad,
         args.bf16,
-        args.tensor.as_deref(),
+        &selection,
         container::stream::CHUNK_ELEMENTS,
         &opts,
     )?;
+    eprintln!("rule: quantize {}", report.rule);
     for (name, values, groups) in &report.quantized {
-        eprintln!("{name}: {values} values, {groups} groups");
+        eprintln!("quantized {name}: {values} values, {groups} groups");
+    }
+    if !report.copied.is_empty() {
+        eprintln!(
+            "copied unchanged ({}): {}",
+            report.copied.len(),
+            report.copied.join(", ")
+        );
     }
     let items = &report.quantized;
     eprintln!(
