@@ -135,7 +135,7 @@ fn decode_tensor(
     let n = t.codes.len() * 2;
     let cols = *t.shape.last().unwrap_or(&count);
     let stored_cols = cols + t.row_padding;
-    let rows = if cols == 0 { 0 } else { count / cols };
+    let rows = count.checked_div(cols).unwrap_or(0);
     if rows * stored_cols > n || (t.row_padding > 0 && rows * stored_cols != n) {
         return Err(format!(
             "{}: tensor `{}`: shape {:?} (row padding {}) needs {} values, {n} codes are stored",
