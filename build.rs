@@ -56,7 +56,7 @@ fn element_literal(e: &ResolvedElement) -> String {
         e.mantissa_bits,
         e.bias,
         e.subnormals,
-        e.specials
+        e.specials.rust_name()
     )
 }
 
@@ -159,8 +159,8 @@ fn main() {
                     None => {
                         let negative = e.signed && code & (1 << (e.bits - 1)) != 0;
                         let mag = code & ((1 << (e.bits - e.signed as u32)) - 1);
-                        let is_inf =
-                            e.specials == "Ieee" && mag & ((1 << e.mantissa_bits) - 1) == 0;
+                        let is_inf = e.specials == schema::SpecialsRule::Ieee
+                            && mag & ((1 << e.mantissa_bits) - 1) == 0;
                         let base = if is_inf { 0x7f80_0000u32 } else { 0x7fc0_0000 };
                         base | if negative { 0x8000_0000 } else { 0 }
                     }
@@ -191,7 +191,7 @@ fn main() {
                 values.join(", "),
                 g.valid,
                 g.target,
-                g.ties,
+                g.ties.rust_name(),
                 g.sign_magnitude,
                 escape(&g.derivation)
             );
@@ -214,10 +214,7 @@ fn main() {
             .iter()
             .map(|b| format!("0x{b:02x}"))
             .collect();
-        let scale_el = elements
-            .iter()
-            .find(|e| e.name == f.scale_element)
-            .unwrap_or_else(|| fail("scale element vanished"));
+        let scale_el = &f.scale_element;
         let _ = writeln!(
             out,
             "/// `{}` from `{rel}`.\npub static {id}: Format = Format {{ name: \"{}\", description: \"{}\", group_size: {}, grids: &{id}_GRIDS, scale_element: {}, scale_bytes: {}, value_mask: 0x{:x}, selector_mask: 0x{:x}, selector_of_byte: &{id}_SELECTOR_OF_BYTE, selector_bits_of_grid: &[{}], scale_max: {}, scale_rounding: ScaleRounding::{}, tensor_scale: {}, high_nibble_first: {}, provenance: \"{}\", spec_file: \"{rel}\", spec_sha256: \"{hash}\" }};\n",
@@ -231,7 +228,7 @@ fn main() {
             f.selector_mask,
             sel.join(", "),
             f.scale_max.map(|m| format!("Some(0x{m:08x})")).unwrap_or_else(|| "None".into()),
-            f.scale_rounding,
+            f.scale_rounding.rust_name(),
             f.tensor_scale,
             f.high_nibble_first,
             escape(&f.provenance),

@@ -33,7 +33,11 @@ fn resolved_of_element(e: &Element) -> schema::ResolvedElement {
         mantissa_bits: e.mantissa_bits,
         bias: e.bias,
         subnormals: e.subnormals,
-        specials: format!("{:?}", e.specials),
+        specials: match e.specials {
+            Specials::None => schema::SpecialsRule::None,
+            Specials::Ieee => schema::SpecialsRule::Ieee,
+            Specials::NanAllOnes => schema::SpecialsRule::NanAllOnes,
+        },
         provenance: String::new(),
     }
 }
@@ -49,30 +53,26 @@ pub fn element_of_resolved(e: &schema::ResolvedElement) -> Element {
         mantissa_bits: e.mantissa_bits,
         bias: e.bias,
         subnormals: e.subnormals,
-        specials: match e.specials.as_str() {
-            "Ieee" => Specials::Ieee,
-            "NanAllOnes" => Specials::NanAllOnes,
-            _ => Specials::None,
+        // Exhaustive: a new rule in the schema is a compile error here, not a wrong number.
+        specials: match e.specials {
+            schema::SpecialsRule::None => Specials::None,
+            schema::SpecialsRule::Ieee => Specials::Ieee,
+            schema::SpecialsRule::NanAllOnes => Specials::NanAllOnes,
         },
     }
 }
 
-fn ties_of(name: &str) -> Ties {
-    match name {
-        "LowerIndex" => Ties::LowerIndex,
-        "TowardZero" => Ties::TowardZero,
-        "AwayFromZero" => Ties::AwayFromZero,
-        _ => Ties::EvenCode,
+fn ties_of(rule: schema::TieRule) -> Ties {
+    match rule {
+        schema::TieRule::EvenCode => Ties::EvenCode,
+        schema::TieRule::LowerIndex => Ties::LowerIndex,
+        schema::TieRule::TowardZero => Ties::TowardZero,
+        schema::TieRule::AwayFromZero => Ties::AwayFromZero,
     }
 }
 
 /// Turn a resolved format into the runtime type.
-pub fn format_of_resolved(
-    f: &schema::ResolvedFormat,
-    file: &str,
-    sha256: &str,
-    elements: &[schema::ResolvedElement],
-) -> Format {
+pub fn format_of_resolved(f: &schema::ResolvedFormat, file: &str, sha256: &str) -> Format {
     let grids: Vec<Grid> = f
         .grids
         .iter()
@@ -81,16 +81,12 @@ pub fn format_of_resolved(
             values: g.values,
             valid: g.valid,
             target: g.target,
-            ties: ties_of(&g.ties),
+            ties: ties_of(g.ties),
             sign_magnitude: g.sign_magnitude,
             derivation: leak_str(&g.derivation),
         })
         .collect();
-    let scale_element = elements
-        .iter()
-        .find(|e| e.name == f.scale_element)
-        .map(element_of_resolved)
-        .unwrap_or(crate::tables::F32);
+    let scale_element = element_of_resolved(&f.scale_element);
     Format {
         name: leak_str(&f.name),
         description: leak_str(&f.description),
@@ -103,10 +99,9 @@ pub fn format_of_resolved(
         selector_of_byte: leak(f.selector_of_byte.clone()),
         selector_bits_of_grid: leak(f.selector_bits_of_grid.clone()),
         scale_max: f.scale_max,
-        scale_rounding: if f.scale_rounding == "FloorPow2" {
-            ScaleRounding::FloorPow2
-        } else {
-            ScaleRounding::Rne
+        scale_rounding: match f.scale_rounding {
+            schema::ScaleRule::Rne => ScaleRounding::Rne,
+            schema::ScaleRule::FloorPow2 => ScaleRounding::FloorPow2,
         },
         tensor_scale: f.tensor_scale,
         high_nibble_first: f.high_nibble_first,
@@ -125,12 +120,7 @@ pub fn sha256_hex(text: &str) -> String {
 pub fn load_format_text(file: &str, text: &str) -> Result<Format, SpecError> {
     let elements = builtin_resolved_elements();
     let resolved = schema::load_format(file, text, &elements)?;
-    Ok(format_of_resolved(
-        &resolved,
-        file,
-        &sha256_hex(text),
-        &elements,
-    ))
+    Ok(format_of_resolved(&resolved, file, &sha256_hex(text)))
 }
 
 /// Load a format spec file from disk.

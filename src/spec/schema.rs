@@ -175,9 +175,75 @@ pub struct ResolvedElement {
     pub mantissa_bits: u32,
     pub bias: i32,
     pub subnormals: bool,
-    /// `None`, `Ieee`, `NanAllOnes` (the Rust variant names of `element::Specials`).
-    pub specials: String,
+    /// Which codes are Inf/NaN.
+    pub specials: SpecialsRule,
     pub provenance: String,
+}
+
+/// Which codes of an element are Inf/NaN (`specials:` in an element spec).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpecialsRule {
+    /// No Inf or NaN codes.
+    None,
+    /// IEEE: the all-ones exponent field holds Inf (zero mantissa) and NaN.
+    Ieee,
+    /// Only the all-ones code (per sign) is NaN (OCP E4M3).
+    NanAllOnes,
+}
+
+/// The tie rule of a grid (`ties:` in a format spec).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TieRule {
+    /// The code whose last bit is 0.
+    EvenCode,
+    /// The lower code index.
+    LowerIndex,
+    /// The value of smaller magnitude.
+    TowardZero,
+    /// The value of larger magnitude.
+    AwayFromZero,
+}
+
+/// The reference block-scale rounding (`scale.rounding:` in a format spec).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScaleRule {
+    /// The exact ratio rounded once to nearest even, saturating.
+    Rne,
+    /// OCP MX: 2^(floor(log2 amax) - emax).
+    FloorPow2,
+}
+
+impl SpecialsRule {
+    /// The variant name of `element::Specials` this rule is (for generated code).
+    pub fn rust_name(self) -> &'static str {
+        match self {
+            SpecialsRule::None => "None",
+            SpecialsRule::Ieee => "Ieee",
+            SpecialsRule::NanAllOnes => "NanAllOnes",
+        }
+    }
+}
+
+impl TieRule {
+    /// The variant name of `format::Ties` this rule is (for generated code).
+    pub fn rust_name(self) -> &'static str {
+        match self {
+            TieRule::EvenCode => "EvenCode",
+            TieRule::LowerIndex => "LowerIndex",
+            TieRule::TowardZero => "TowardZero",
+            TieRule::AwayFromZero => "AwayFromZero",
+        }
+    }
+}
+
+impl ScaleRule {
+    /// The variant name of `format::ScaleRounding` this rule is (for generated code).
+    pub fn rust_name(self) -> &'static str {
+        match self {
+            ScaleRule::Rne => "Rne",
+            ScaleRule::FloorPow2 => "FloorPow2",
+        }
+    }
 }
 
 /// A validated grid: 16 f32 bit patterns, code 0 first.
@@ -187,8 +253,8 @@ pub struct ResolvedGrid {
     pub values: [u32; 16],
     pub valid: u16,
     pub target: u32,
-    /// `EvenCode`, `LowerIndex`, `TowardZero`, `AwayFromZero`.
-    pub ties: String,
+    /// The tie rule.
+    pub ties: TieRule,
     /// True when the grid is sign-symmetric with code bit 3 the sign (E2M1 and its multiples):
     /// nearest search then runs on magnitudes and keeps the input's sign, so -0.1 → code 8.
     pub sign_magnitude: bool,
@@ -203,7 +269,8 @@ pub struct ResolvedFormat {
     pub description: String,
     pub group_size: u32,
     pub grids: Vec<ResolvedGrid>,
-    pub scale_element: String,
+    /// The block-scale element, resolved (so no later lookup can miss it).
+    pub scale_element: ResolvedElement,
     pub scale_bytes: u32,
     pub value_mask: u32,
     pub selector_mask: u32,
@@ -212,8 +279,8 @@ pub struct ResolvedFormat {
     /// For every grid: the selector bits to OR into the scale byte.
     pub selector_bits_of_grid: Vec<u32>,
     pub scale_max: Option<u32>,
-    /// `Rne` or `FloorPow2`.
-    pub scale_rounding: String,
+    /// The reference block-scale rounding.
+    pub scale_rounding: ScaleRule,
     pub tensor_scale: bool,
     pub high_nibble_first: bool,
     pub provenance: String,
@@ -548,9 +615,9 @@ pub fn resolve_element(file: &str, e: &ElementFile) -> Result<ResolvedElement, S
         ));
     }
     let specials = match e.specials.value.as_str() {
-        "none" => "None",
-        "ieee" => "Ieee",
-        "nan-all-ones" => "NanAllOnes",
+        "none" => SpecialsRule::None,
+        "ieee" => SpecialsRule::Ieee,
+        "nan-all-ones" => SpecialsRule::NanAllOnes,
         other => {
             return Err(err(
                 file,
@@ -577,7 +644,7 @@ pub fn resolve_element(file: &str, e: &ElementFile) -> Result<ResolvedElement, S
         mantissa_bits: e.mantissa_bits,
         bias: e.bias,
         subnormals: e.subnormals,
-        specials: specials.to_string(),
+        specials,
         provenance: e.provenance.value.trim().to_string(),
     })
 }
@@ -609,9 +676,11 @@ pub fn element_code_value(e: &ResolvedElement, code: u32) -> Option<Dyadic> {
     let field = mag >> e.mantissa_bits;
     let mant = mag & ((1 << e.mantissa_bits) - 1);
     let field_max = (1u32 << e.exponent_bits) - 1;
-    match e.specials.as_str() {
-        "Ieee" if field == field_max => return None,
-        "NanAllOnes" if field == field_max && mant == (1 << e.mantissa_bits) - 1 => return None,
+    match e.specials {
+        SpecialsRule::Ieee if field == field_max => return None,
+        SpecialsRule::NanAllOnes if field == field_max && mant == (1 << e.mantissa_bits) - 1 => {
+            return None
+        }
         _ => {}
     }
     let (m, exp) = if field == 0 && e.subnormals {
@@ -631,15 +700,14 @@ pub fn element_code_value(e: &ResolvedElement, code: u32) -> Option<Dyadic> {
     )
 }
 
-fn ties_name(file: &str, s: &Str) -> Result<String, SpecError> {
+fn ties_name(file: &str, s: &Str) -> Result<TieRule, SpecError> {
     Ok(match s.value.as_str() {
-        "even-code" => "EvenCode",
-        "lower-index" => "LowerIndex",
-        "toward-zero" => "TowardZero",
-        "away-from-zero" => "AwayFromZero",
+        "even-code" => TieRule::EvenCode,
+        "lower-index" => TieRule::LowerIndex,
+        "toward-zero" => TieRule::TowardZero,
+        "away-from-zero" => TieRule::AwayFromZero,
         other => return Err(err(file, line_of(s), "grids[g].ties", format!("unknown tie rule `{other}` (expected even-code, lower-index, toward-zero, away-from-zero)"))),
-    }
-    .to_string())
+    })
 }
 
 fn resolve_grid(
@@ -1106,8 +1174,8 @@ pub fn resolve_format(
         None => None,
     };
     let scale_rounding = match f.scale.rounding.value.as_str() {
-        "rne" => "Rne",
-        "floor-pow2" => "FloorPow2",
+        "rne" => ScaleRule::Rne,
+        "floor-pow2" => ScaleRule::FloorPow2,
         other => {
             return Err(err(
                 file,
@@ -1136,7 +1204,7 @@ pub fn resolve_format(
     // tensor scale; both were once accepted and silently produced garbage, so they are refused.
     // `floor-pow2` writes the exponent as the scale code (code = e + bias), which is the
     // element's encoding of 2^e only for an unsigned exponent-only element such as UE8M0.
-    if scale_rounding == "FloorPow2"
+    if scale_rounding == ScaleRule::FloorPow2
         && (scale_el.is_int || scale_el.signed || scale_el.mantissa_bits != 0)
     {
         return Err(err(
@@ -1160,7 +1228,7 @@ pub fn resolve_format(
              use `tensor_scale: none`",
         ));
     }
-    if tensor_scale && scale_rounding == "FloorPow2" {
+    if tensor_scale && scale_rounding == ScaleRule::FloorPow2 {
         return Err(err(
             file,
             line_of(&f.tensor_scale),
@@ -1187,14 +1255,14 @@ pub fn resolve_format(
         description: f.description.clone().unwrap_or_default(),
         group_size,
         grids,
-        scale_element: scale_el.name.clone(),
+        scale_element: scale_el.clone(),
         scale_bytes,
         value_mask,
         selector_mask,
         selector_of_byte,
         selector_bits_of_grid,
         scale_max,
-        scale_rounding: scale_rounding.to_string(),
+        scale_rounding,
         tensor_scale,
         high_nibble_first,
         provenance: f.provenance.value.trim().to_string(),
