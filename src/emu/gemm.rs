@@ -348,6 +348,243 @@ fn dot<T: Copy>(
     }
 }
 
+/// An operand pre-decoded for the fast chain: `(-1)^neg · mag · 2^exp` with MMA-Sim's
+/// frexp exponent `fexp`, or a special.
+#[derive(Clone, Copy, Debug)]
+struct Packed {
+    mag: u64,
+    exp: i32,
+    fexp: i32,
+    neg: bool,
+    /// 0 finite, 1 NaN, 2 Inf.
+    kind: u8,
+}
+
+fn pack(v: Val) -> Packed {
+    match v {
+        Val::Fin(f) => Packed {
+            mag: f.mag,
+            exp: f.exp,
+            fexp: f.fexp,
+            neg: f.neg,
+            kind: 0,
+        },
+        Val::Nan => Packed {
+            mag: 0,
+            exp: 0,
+            fexp: 0,
+            neg: false,
+            kind: 1,
+        },
+        Val::Inf { neg } => Packed {
+            mag: 0,
+            exp: 0,
+            fexp: 0,
+            neg,
+            kind: 2,
+        },
+    }
+}
+
+/// One T-FDPA over pre-decoded operands, exactly `fdpa::t_fdpa` (products exact, every term
+/// aligned to the largest alignment exponent and truncated to F bits below it, one exact
+/// sum, one rounding, −0 → +0; specials as MMA-Sim: NaN wins, +Inf with −Inf is NaN), without
+/// its allocations. `tests::fast_chain_equals_the_model` checks it against `Instruction::dot`.
+fn fast_fdpa(a: &[Packed], b: &[Packed], c: Val, p: &fdpa::FdpaParams) -> u32 {
+    let (mut nan, mut pos_inf, mut neg_inf) = (false, false, false);
+    let mut e_max = i32::MIN;
+    for (x, y) in a.iter().zip(b) {
+        if x.kind == 1 || y.kind == 1 {
+            nan = true;
+            continue;
+        }
+        if x.kind == 2 || y.kind == 2 {
+            let zero = (x.kind == 0 && x.mag == 0) || (y.kind == 0 && y.mag == 0);
+            if zero {
+                nan = true;
+            } else if x.neg ^ y.neg {
+                neg_inf = true;
+            } else {
+                pos_inf = true;
+            }
+            continue;
+        }
+        let e = if x.mag == 0 || y.mag == 0 {
+            p.e_zero
+        } else {
+            x.fexp + y.fexp
+        };
+        e_max = e_max.max(e);
+    }
+    let c = match c {
+        Val::Nan => {
+            nan = true;
+            None
+        }
+        Val::Inf { neg } => {
+            if neg {
+                neg_inf = true;
+            } else {
+                pos_inf = true;
+            }
+            None
+        }
+        Val::Fin(f) => {
+            e_max = e_max.max(if f.mag == 0 { p.e_zero } else { f.fexp });
+            Some(f)
+        }
+    };
+    if nan || (pos_inf && neg_inf) {
+        return p.rho.nan();
+    }
+    if pos_inf || neg_inf {
+        return p.rho.inf(neg_inf);
+    }
+    if e_max == i32::MIN {
+        e_max = p.e_zero;
+    }
+    let unit = e_max - p.f as i32;
+    // Every aligned term is below 2^(F+2) (its leading bit is at most one above 2^E) and a
+    // chunk has at most 33 terms, so with F ≤ 30 (every plain T-FDPA: 13 to 25) the sum fits
+    // an i64; `plain_t_fdpa` admits only such instructions.
+    let term = |neg: bool, mag: u64, exp: i32| -> i64 {
+        if mag == 0 {
+            return 0;
+        }
+        let sh = exp - unit;
+        let m = if sh >= 0 {
+            (mag << sh as u32) as i64
+        } else if sh <= -64 {
+            0
+        } else {
+            (mag >> (-sh) as u32) as i64
+        };
+        if neg {
+            -m
+        } else {
+            m
+        }
+    };
+    let mut sum: i64 = 0;
+    for (x, y) in a.iter().zip(b) {
+        sum += term(x.neg ^ y.neg, x.mag * y.mag, x.exp + y.exp);
+    }
+    if let Some(f) = c {
+        sum += term(f.neg, f.mag, f.exp);
+    }
+    let bits = p.rho.round(value::Dyadic {
+        neg: sum < 0,
+        mag: u128::from(sum.unsigned_abs()),
+        exp: unit,
+    });
+    let sign = if p.rho.is_f16() { 0x8000 } else { 0x8000_0000 };
+    if bits & !sign == 0 {
+        0
+    } else {
+        bits
+    }
+}
+
+/// A finite operand in 8 bytes: signed significand, exponent of its unit, frexp exponent.
+#[derive(Clone, Copy, Debug)]
+struct Compact {
+    sig: i32,
+    exp: i16,
+    fexp: i16,
+}
+
+/// The compact form of a vector when every element is finite (significands below 2^31,
+/// exponents within i16), else None (the vector then takes [`fast_fdpa`]).
+fn compact(v: &[Packed]) -> Option<Vec<Compact>> {
+    v.iter()
+        .map(|x| {
+            let small =
+                x.mag < 1 << 31 && i16::try_from(x.exp).is_ok() && i16::try_from(x.fexp).is_ok();
+            (x.kind == 0 && small).then(|| Compact {
+                sig: if x.neg { -(x.mag as i32) } else { x.mag as i32 },
+                exp: x.exp as i16,
+                fexp: x.fexp as i16,
+            })
+        })
+        .collect()
+}
+
+/// [`fast_fdpa`] for finite operands (no special-value bookkeeping); bit for bit the same
+/// (`tests::fast_chain_equals_the_model` runs both paths). A zero operand still carries
+/// e_zero: it takes part in the alignment maximum as the model says.
+fn finite_fdpa(a: &[Compact], b: &[Compact], c: Val, p: &fdpa::FdpaParams) -> u32 {
+    let c = match c {
+        Val::Fin(f) => f,
+        special => {
+            let pa: Vec<Packed> = a.iter().map(unpack).collect();
+            let pb: Vec<Packed> = b.iter().map(unpack).collect();
+            return fast_fdpa(&pa, &pb, special, p);
+        }
+    };
+    let mut e_max = if c.mag == 0 { p.e_zero } else { c.fexp };
+    for (x, y) in a.iter().zip(b) {
+        let e = if x.sig == 0 || y.sig == 0 {
+            p.e_zero
+        } else {
+            i32::from(x.fexp) + i32::from(y.fexp)
+        };
+        e_max = e_max.max(e);
+    }
+    let unit = e_max - p.f as i32;
+    let mut sum: i64 = 0;
+    for (x, y) in a.iter().zip(b) {
+        let prod = i64::from(x.sig) * i64::from(y.sig);
+        if prod == 0 {
+            continue;
+        }
+        let sh = i32::from(x.exp) + i32::from(y.exp) - unit;
+        sum += if sh >= 0 {
+            prod << sh as u32
+        } else if sh <= -63 {
+            0
+        } else {
+            let t = (prod.unsigned_abs() >> (-sh) as u32) as i64;
+            if prod < 0 {
+                -t
+            } else {
+                t
+            }
+        };
+    }
+    if c.mag != 0 {
+        let sh = c.exp - unit;
+        let m = if sh >= 0 {
+            (c.mag << sh as u32) as i64
+        } else if sh <= -64 {
+            0
+        } else {
+            (c.mag >> (-sh) as u32) as i64
+        };
+        sum += if c.neg { -m } else { m };
+    }
+    let bits = p.rho.round(value::Dyadic {
+        neg: sum < 0,
+        mag: u128::from(sum.unsigned_abs()),
+        exp: unit,
+    });
+    let sign = if p.rho.is_f16() { 0x8000 } else { 0x8000_0000 };
+    if bits & !sign == 0 {
+        0
+    } else {
+        bits
+    }
+}
+
+fn unpack(x: &Compact) -> Packed {
+    Packed {
+        mag: u64::from(x.sig.unsigned_abs()),
+        exp: i32::from(x.exp),
+        fexp: i32::from(x.fexp),
+        neg: x.sig < 0,
+        kind: 0,
+    }
+}
+
 /// Whether `instr` is a plain T-FDPA chain (no conversion, no chunk pattern, C fused), the
 /// case the pre-decoded fast path computes: chunks of `l_max` elements, each one `t_fdpa`
 /// with the previous result as C — what `Instruction::dot` does for it, without decoding
@@ -358,6 +595,8 @@ fn plain_t_fdpa(instr: &Instruction) -> bool {
         && instr.chunk_pattern.is_empty()
         && instr.c_path != super::CPath::Fp32Add
         && instr.l_max > 0
+        && instr.l_max <= 32
+        && instr.f <= 30
 }
 
 fn finish(acc: u32, epi: &Epilogue) -> u32 {
@@ -413,10 +652,15 @@ pub fn gemm(
         .map(|j| (0..k).map(|x| p.b[x * n + j]).collect())
         .collect();
     let fast = plain_t_fdpa(instr);
-    let decoded_cols: Vec<Vec<Val>> = if fast {
+    let decoded_cols: Vec<Vec<Packed>> = if fast {
         cols.iter()
-            .map(|c| super::decode_all(instr.b, c))
-            .collect::<Result<_, _>>()?
+            .map(|c| {
+                Ok(super::decode_all(instr.b, c)?
+                    .into_iter()
+                    .map(pack)
+                    .collect())
+            })
+            .collect::<Result<_, EmuError>>()?
     } else {
         Vec::new()
     };
@@ -425,14 +669,23 @@ pub fn gemm(
     // Chunks never span two instructions (what `Instruction::dot` fuses per instruction).
     let l = (instr.l_max as usize).min(instr.k as usize);
     let check_k = |len: usize| instr.check_k(len);
-    let val_chain = |a: &[Val], b: &[Val], c: u32| -> Result<u32, EmuError> {
+    let val_chain = |a: &[Packed], b: &[Packed], c: u32| -> Result<u32, EmuError> {
         check_k(a.len())?;
         let mut d = c;
         for (ca, cb) in a.chunks(l).zip(b.chunks(l)) {
-            d = fdpa::t_fdpa(ca, cb, acc.decode(d), &params);
+            d = fast_fdpa(ca, cb, acc.decode(d), &params);
         }
         Ok(d)
     };
+    let finite_chain = |a: &[Compact], b: &[Compact], c: u32| -> Result<u32, EmuError> {
+        check_k(a.len())?;
+        let mut d = c;
+        for (ca, cb) in a.chunks(l).zip(b.chunks(l)) {
+            d = finite_fdpa(ca, cb, acc.decode(d), &params);
+        }
+        Ok(d)
+    };
+    let compact_cols: Vec<Option<Vec<Compact>>> = decoded_cols.iter().map(|c| compact(c)).collect();
     let code_chain = |a: &[u32], b: &[u32], c: u32| instr.dot(a, b, &[], &[], c);
     let mut d = vec![0u32; m * n];
     let threads = threads.clamp(1, m.max(1));
@@ -442,20 +695,27 @@ pub fn gemm(
             .chunks_mut(rows_per * n)
             .enumerate()
             .map(|(t, out)| {
-                let (cols, decoded_cols) = (&cols, &decoded_cols);
-                let (val_chain, code_chain) = (&val_chain, &code_chain);
+                let (cols, decoded_cols, compact_cols) = (&cols, &decoded_cols, &compact_cols);
+                let (val_chain, code_chain, finite_chain) =
+                    (&val_chain, &code_chain, &finite_chain);
                 s.spawn(move || -> Result<(), EmuError> {
                     for (r, row_out) in out.chunks_mut(n).enumerate() {
                         let i = t * rows_per + r;
                         let a = &p.a[i * k..(i + 1) * k];
-                        let da = if fast {
+                        let da: Vec<Packed> = if fast {
                             super::decode_all(instr.a, a)?
+                                .into_iter()
+                                .map(pack)
+                                .collect()
                         } else {
                             Vec::new()
                         };
+                        let ca = if fast { compact(&da) } else { None };
                         for (j, o) in row_out.iter_mut().enumerate() {
                             let c = p.c.map_or(0, |c| c[i * n + j]);
-                            let v = if fast {
+                            let v = if let (Some(ca), Some(Some(cb))) = (&ca, compact_cols.get(j)) {
+                                dot(recipe, ca, cb, c, finite_chain)?
+                            } else if fast {
                                 dot(recipe, &da, &decoded_cols[j], c, val_chain)?
                             } else {
                                 dot(recipe, a, &cols[j], c, code_chain)?
@@ -507,6 +767,62 @@ mod tests {
         let mut s = o.to_vec();
         s.sort();
         assert_eq!(s, (0..32).collect::<Vec<_>>());
+    }
+
+    /// The pre-decoded fast chain equals `Instruction::dot` (the model) on random codes of
+    /// every plain T-FDPA instruction, NaN, Inf, zeros and subnormals included.
+    #[test]
+    fn fast_chain_equals_the_model() {
+        let reg = super::super::registry().unwrap();
+        let mut state = 0x1234_5678_9abc_def0u64;
+        let mut next = || {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        let mut checked = 0;
+        for ins in reg
+            .instructions
+            .iter()
+            .filter(|i| plain_t_fdpa(i) && i.acc_format() == Format::F32)
+        {
+            let k = ins.k as usize * 2;
+            for case in 0..200 {
+                let mut code = |f: Format| -> u32 {
+                    let r = next();
+                    // Mostly random bits; some zeros and small magnitudes for alignment.
+                    let bits = f.bits();
+                    let c = (r as u32) & ((1u64 << bits) - 1) as u32;
+                    match (r >> 40) % 8 {
+                        0 => 0,
+                        1 => c & 0x7,
+                        _ => c,
+                    }
+                };
+                let a: Vec<u32> = (0..k).map(|_| code(ins.a)).collect();
+                let b: Vec<u32> = (0..k).map(|_| code(ins.b)).collect();
+                let c = if case % 3 == 0 {
+                    0
+                } else {
+                    (next() as u32) & 0x7fff_ffff
+                };
+                let want = ins.dot(&a, &b, &[], &[], c).unwrap();
+                let p = Problem {
+                    m: 1,
+                    n: 1,
+                    k,
+                    a: &a,
+                    b: &b,
+                    c: Some(&[c]),
+                };
+                let got = gemm(ins, &Recipe::Chain, &Epilogue::default(), &p, 1).unwrap()[0];
+                assert_eq!(got, want, "{} case {case}", ins.id());
+                checked += 1;
+            }
+        }
+        assert!(checked > 1000, "{checked}");
     }
 
     #[test]
