@@ -42,6 +42,9 @@ __all__ = [
     "verify",
     "convert",
     "gemm",
+    "swizzle_scales",
+    "unswizzle_scales",
+    "SCALE_LAYOUTS",
     "CLASSES",
 ]
 
@@ -352,6 +355,52 @@ def dequantize(
     return out
 
 
+# ---- scale layouts ----------------------------------------------------------------------
+
+#: Scale layouts :func:`verify` and :func:`dequantize` read (``scale_layout=``):
+#: ``linear``: row-major ``(rows, groups)``; ``128x4``: the blocked layout of cuBLAS
+#: block-scaled GEMMs, TransformerEngine and ModelOpt on Blackwell (torchao
+#: ``mx_formats.utils.to_blocked``): rows padded to 128 and groups to 4 with zeros, 128×4 tiles
+#: in row-major tile order, inside a tile byte ``(r % 32)·16 + (r // 32)·4 + c``.
+SCALE_LAYOUTS = ("linear", "128x4")
+
+
+def _ceil(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def swizzle_scales(scales: np.ndarray, layout: str = "128x4") -> np.ndarray:
+    """Row-major ``(rows, groups)`` scale bytes → the flat bytes of ``layout`` (zero padded)."""
+    s = np.ascontiguousarray(scales)
+    if layout == "linear":
+        return s.reshape(-1).copy()
+    if layout != "128x4":
+        raise ValueError(f"scale layout {layout!r}: expected one of {SCALE_LAYOUTS}")
+    rows, groups = s.shape
+    pr, pg = _ceil(rows, 128) * 128, _ceil(groups, 4) * 4
+    padded = np.zeros((pr, pg), dtype=s.dtype)
+    padded[:rows, :groups] = s
+    blocks = padded.reshape(pr // 128, 128, pg // 4, 4).transpose(0, 2, 1, 3)
+    return blocks.reshape(-1, 4, 32, 4).transpose(0, 2, 1, 3).reshape(-1).copy()
+
+
+def unswizzle_scales(flat: np.ndarray, rows: int, groups: int, layout: str = "128x4") -> np.ndarray:
+    """The inverse of :func:`swizzle_scales`: ``layout`` bytes → row-major ``(rows, groups)``."""
+    f = np.ascontiguousarray(flat).reshape(-1)
+    if layout == "linear":
+        return f.reshape(rows, groups)
+    if layout != "128x4":
+        raise ValueError(f"scale layout {layout!r}: expected one of {SCALE_LAYOUTS}")
+    pr, pg = _ceil(rows, 128) * 128, _ceil(groups, 4) * 4
+    if f.size != pr * pg:
+        raise ValueError(
+            f"scales: {f.size} bytes, the 128x4 layout of {rows}x{groups} scales holds {pr * pg} "
+            f"(rows padded to {pr}, groups to {pg})"
+        )
+    t = f.reshape(pr // 128, pg // 4, 32, 4, 4).transpose(0, 1, 3, 2, 4)
+    return t.reshape(pr // 128, pg // 4, 128, 4).transpose(0, 2, 1, 3).reshape(pr, pg)[:rows, :groups]
+
+
 # ---- verify -----------------------------------------------------------------------------
 
 
@@ -393,6 +442,8 @@ class Report:
         self._text = text
         self.coverage: Dict[str, Any] = {}
         self.header = ""
+        self.notes: List[str] = []
+        self.by_profile: Dict[str, Any] = {}
 
     @property
     def counts(self) -> Dict[str, int]:
@@ -443,6 +494,8 @@ class Report:
                 lines.append(f"    {at}: {m.detail}")
         for key, value in self.coverage.items():
             lines.append(f"coverage {key}: {value}")
+        for note in self.notes:
+            lines.append(f"note: {note}")
         lines.append("OK" if self.ok else "FAIL")
         return "\n".join(lines)
 
@@ -465,6 +518,7 @@ def verify(
     grids: Any = None,
     allow: Sequence[str] = (),
     name: str = "x",
+    scale_layout: str = "linear",
 ) -> Report:
     """Check an implementation's quantized output of ``x`` against ``profile``.
 
@@ -475,16 +529,33 @@ def verify(
     it differs from the profile's, the report says so (class ``tensor-scale``) and every group
     is still checked under the implementation's own tensor scale. ``grids``: the grid of each
     group, only for selector-free formats (Four Over Six). ``allow``: classes that do not
-    make ``ok`` false (they are still reported).
+    make ``ok`` false (they are still reported). ``scale_layout``: how ``scales`` are laid out
+    (:data:`SCALE_LAYOUTS`; a 2-D ``x`` gives the rows); when linear scales look swizzled,
+    the report says so. ``profile="auto"``: verify against every profile of the format; the
+    report's ``by_profile`` maps each profile to its mismatch count ("which library does my
+    kernel match?") and the report itself is the best profile's.
     """
+    if profile == "auto":
+        return _verify_auto(x, codes, scales, format, tensor_scale=tensor_scale, grids=grids,
+                            allow=allow, name=name, scale_layout=scale_layout)
     fmt = format_info(format)
     bad = [a for a in allow if a not in CLASSES]
     if bad:
         raise ValueError(f"allow: unknown class(es) {bad}; expected names from gridgames.CLASSES")
     x32 = _as_f32(x)
-    _group_size(fmt, x32.shape, "x")
+    g = _group_size(fmt, x32.shape, "x")
     c = _as_u8(codes, "codes").reshape(-1)
     s = _as_scales(scales, fmt).reshape(-1)
+    rows, groups = x32.size // x32.shape[-1], x32.shape[-1] // g
+    if scale_layout != "linear":
+        if fmt["scale_bytes"] != 1:
+            raise ValueError(f"scale_layout={scale_layout!r} applies to 1-byte scales only")
+        s = unswizzle_scales(s, rows, groups, scale_layout).reshape(-1)
+    elif s.size == _ceil(rows, 128) * 128 * _ceil(groups, 4) * 4 and s.size != rows * groups:
+        raise ValueError(
+            f"scales: {s.size} bytes for {rows}x{groups} groups: that is the padded size of the "
+            "128x4 blocked layout (cuBLAS / TransformerEngine / ModelOpt); pass scale_layout='128x4'"
+        )
     n = x32.size
     if c.size * 2 != n:
         raise ValueError(f"codes: {c.size} bytes hold {c.size * 2} values; x has {n}")
@@ -496,7 +567,7 @@ def verify(
         )
     if fmt["tensor_scale"] and tensor_scale is None:
         raise ValueError(f"format {fmt['name']} has a tensor scale: pass tensor_scale=")
-    g = None if grids is None else [int(v) for v in np.asarray(grids).reshape(-1)]
+    g_list = None if grids is None else [int(v) for v in np.asarray(grids).reshape(-1)]
     t = _native.verify(
         name,
         x32.reshape(-1),
@@ -505,11 +576,40 @@ def verify(
         format,
         profile,
         None if tensor_scale is None else float(tensor_scale),
-        g,
+        g_list,
     )
     r = _report(t, allow)
     r.header = f"gridgames verify: format {fmt['name']}, profile {profile}"
+    scale_classes = ("scale-rounding", "scale-range", "scale-wrong", "selector-bits")
+    bad_scales = sum(1 for m in r.mismatches if m.cls in scale_classes)
+    if (scale_layout == "linear" and fmt["scale_bytes"] == 1 and rows % 128 == 0
+            and groups % 4 == 0 and bad_scales > max(8, rows * groups // 4)):
+        alt = _native.verify(name, x32.reshape(-1), c, unswizzle_scales(s, rows, groups).reshape(-1),
+                             format, profile, None if tensor_scale is None else float(tensor_scale), g_list)
+        if len(alt[3]) < len(r.mismatches) // 4:
+            r.notes.append(
+                f"layout: the scales look swizzled (128x4 blocked): read with scale_layout='128x4' "
+                f"there are {len(alt[3])} mismatches instead of {len(r.mismatches)}"
+            )
     return r
+
+
+def _verify_auto(x, codes, scales, format, **kw) -> Report:
+    results = {}
+    for p in profiles(format):
+        try:
+            results[p] = verify(x, codes, scales, format, p, **kw)
+        except ValueError as e:  # the profile refuses this input (e.g. NaN without a rule)
+            results[p] = e
+    counts = {p: (len(r.mismatches) if isinstance(r, Report) else f"refused: {r}") for p, r in results.items()}
+    ranked = sorted((c, p) for p, c in counts.items() if isinstance(c, int))
+    if not ranked:
+        raise ValueError(f"every profile of {format} refuses this input: {counts}")
+    best = results[ranked[0][1]]
+    best.by_profile = counts
+    best.header += " (profile auto: best match)"
+    best.notes.append("mismatches per profile: " + ", ".join(f"{p} {c}" for p, c in counts.items()))
+    return best
 
 
 def convert(x: Any, to: str, policy: str = "satfinite") -> np.ndarray:

@@ -57,6 +57,8 @@ class Report:
     mismatches: List[Mismatch]
     allow: Tuple[str, ...]
     coverage: Dict[str, Any]
+    notes: List[str]
+    by_profile: Dict[str, Any]
     @property
     def ok(self) -> bool: ...
     @property
@@ -76,7 +78,11 @@ def verify(
     grids: Any = None,
     allow: Sequence[str] = (),
     name: str = "x",
+    scale_layout: str = "linear",
 ) -> Report: ...
+SCALE_LAYOUTS: Tuple[str, ...]
+def swizzle_scales(scales: np.ndarray, layout: str = "128x4") -> np.ndarray: ...
+def unswizzle_scales(flat: np.ndarray, rows: int, groups: int, layout: str = "128x4") -> np.ndarray: ...
 def convert(x: Any, to: str, policy: str = "satfinite") -> np.ndarray: ...
 def gemm(
     instr: Optional[str],

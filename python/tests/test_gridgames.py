@@ -401,3 +401,36 @@ def test_runtime_spec_round_trip(tmp_path):
     q = gridgames.quantize(x, str(p))
     assert q.scales.shape == (4, 2)
     assert gridgames.dequantize(q).shape == (4, 64)
+
+
+# ---- scale layouts and "which library does my kernel match?" -------------------------------
+
+
+def test_swizzled_scales_are_read_and_recognized():
+    x = data((256, 128))
+    q = gridgames.quantize(x, "nvfp4")
+    sw = gridgames.swizzle_scales(q.scales)
+    assert sw.size == 256 * 8
+    assert np.array_equal(gridgames.unswizzle_scales(sw, 256, 8), q.scales)
+    # torchao's to_blocked, written out independently: tile (128 rows x 4 groups), inside it
+    # byte (r % 32) * 16 + (r // 32) * 4 + c.
+    r, c = 200, 5
+    tile = (r // 128) * (8 // 4) + c // 4
+    assert sw[tile * 512 + (r % 128 % 32) * 16 + (r % 128 // 32) * 4 + c % 4] == q.scales[r, c]
+    ok = gridgames.verify(x, q.codes, sw, "nvfp4", tensor_scale=q.tensor_scale, scale_layout="128x4")
+    assert ok.ok, str(ok)
+    wrong = gridgames.verify(x, q.codes, sw, "nvfp4", tensor_scale=q.tensor_scale)
+    assert not wrong.ok and any(n.startswith("layout:") for n in wrong.notes), str(wrong)
+    # Padded blocked size (rows not a multiple of 128): the message names the layout.
+    x2 = data((100, 64))
+    q2 = gridgames.quantize(x2, "nvfp4")
+    with pytest.raises(ValueError, match="128x4"):
+        gridgames.verify(x2, q2.codes, gridgames.swizzle_scales(q2.scales), "nvfp4", tensor_scale=q2.tensor_scale)
+
+
+def test_profile_auto_names_the_matching_library():
+    x = data((16, 256), seed=11)
+    q = gridgames.quantize(x, "nvfp4", "modelopt")
+    r = gridgames.verify(x, q.codes, q.scales, "nvfp4", "auto", tensor_scale=q.tensor_scale)
+    assert r.by_profile["modelopt"] == 0 and r.ok
+    assert "profile auto" in str(r) and "mismatches per profile" in str(r)
