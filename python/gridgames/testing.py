@@ -25,7 +25,23 @@ import numpy as np
 
 from . import Report, _native, format_info, quantize, verify
 
-__all__ = ["Case", "cases", "assert_conforms", "check_quantizer"]
+__all__ = ["Case", "cases", "assert_conforms", "check_quantizer", "probe_codes"]
+
+
+def probe_codes(seed: int, n: int, e_lo: int, e_hi: int) -> np.ndarray:
+    """The E4M3 operand codes of gpu/gemm_probe.py (SplitMix64 outputs 1..n after ``seed``;
+    sign bit 63, exponent field e_lo + (z >> 8) % (e_hi - e_lo + 1), mantissa (z >> 4) & 7), to
+    regenerate the operands of the recorded GEMMs in vectors/gemm/."""
+    with np.errstate(over="ignore"):
+        i = np.arange(1, n + 1, dtype=np.uint64)
+        z = np.uint64(seed) + i * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    sign = (z >> np.uint64(63)).astype(np.uint8)
+    e = (e_lo + (z >> np.uint64(8)) % np.uint64(e_hi - e_lo + 1)).astype(np.uint8)
+    m = ((z >> np.uint64(4)) & np.uint64(7)).astype(np.uint8)
+    return (sign << 7) | (e << 3) | m
 
 
 class Case:

@@ -362,28 +362,14 @@ def test_dequantize_into_a_given_buffer():
 # ---- gemm: the recorded H200 GEMMs through the Python API ---------------------------------
 
 
-def splitmix_codes(seed, n, e_lo, e_hi):
-    # The probe's generator (gpu/gemm_probe.py `codes`).
-    with np.errstate(over="ignore"):
-        i = np.arange(1, n + 1, dtype=np.uint64)
-        z = np.uint64(seed) + i * np.uint64(0x9E3779B97F4A7C15)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    sign = (z >> np.uint64(63)).astype(np.uint8)
-    e = (e_lo + (z >> np.uint64(8)) % np.uint64(e_hi - e_lo + 1)).astype(np.uint8)
-    m = ((z >> np.uint64(4)) & np.uint64(7)).astype(np.uint8)
-    return (sign << 7) | (e << 3) | m
-
-
 def test_gemm_reproduces_recorded_h200_outputs():
     meta = json.loads((ROOT / "vectors" / "gemm" / "meta.json").read_text())["experiments"]
     for name, recipe in [("triton-default", "triton-sm90"), ("triton-mmav2", "triton-sm90-mmav2"),
                          ("cublas-precise", "cublas-sm90-fp8")]:
         e = meta[name]
         m, n, k = e["M"], e["N"], e["K"]
-        a = splitmix_codes(e["seed"], m * k, e["e_lo"], e["e_hi"]).reshape(m, k)
-        b = splitmix_codes(e["seed"] + 1, k * n, e["e_lo"], e["e_hi"]).reshape(k, n)
+        a = ggt.probe_codes(e["seed"], m * k, e["e_lo"], e["e_hi"]).reshape(m, k)
+        b = ggt.probe_codes(e["seed"] + 1, k * n, e["e_lo"], e["e_hi"]).reshape(k, n)
         rows = 16
         want = np.load(ROOT / "vectors" / "gemm" / f"{name}.d.npy")[:rows]
         d = gridgames.gemm(None, a[:rows], b, recipe=recipe, scale_a=e.get("scale_a"), scale_b=e.get("scale_b"))

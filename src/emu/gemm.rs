@@ -472,17 +472,7 @@ fn fast_fdpa(a: &[Packed], b: &[Packed], c: Val, p: &fdpa::FdpaParams) -> u32 {
     if let Some(f) = c {
         sum += term(f.neg, f.mag, f.exp);
     }
-    let bits = p.rho.round(value::Dyadic {
-        neg: sum < 0,
-        mag: u128::from(sum.unsigned_abs()),
-        exp: unit,
-    });
-    let sign = if p.rho.is_f16() { 0x8000 } else { 0x8000_0000 };
-    if bits & !sign == 0 {
-        0
-    } else {
-        bits
-    }
+    round_sum(sum, unit, p)
 }
 
 /// A finite operand in 8 bytes: signed significand, exponent of its unit, frexp exponent.
@@ -562,6 +552,22 @@ fn finite_fdpa(a: &[Compact], b: &[Compact], c: Val, p: &fdpa::FdpaParams) -> u3
         };
         sum += if c.neg { -m } else { m };
     }
+    round_sum(sum, unit, p)
+}
+
+fn unpack(x: &Compact) -> Packed {
+    Packed {
+        mag: u64::from(x.sig.unsigned_abs()),
+        exp: i32::from(x.exp),
+        fexp: i32::from(x.fexp),
+        neg: x.sig < 0,
+        kind: 0,
+    }
+}
+
+/// The fused sum `sum · 2^unit` rounded once as the instruction's ρ; a zero result is +0
+/// whatever the signs (MMA-Sim's "+ 0.0").
+fn round_sum(sum: i64, unit: i32, p: &fdpa::FdpaParams) -> u32 {
     let bits = p.rho.round(value::Dyadic {
         neg: sum < 0,
         mag: u128::from(sum.unsigned_abs()),
@@ -572,16 +578,6 @@ fn finite_fdpa(a: &[Compact], b: &[Compact], c: Val, p: &fdpa::FdpaParams) -> u3
         0
     } else {
         bits
-    }
-}
-
-fn unpack(x: &Compact) -> Packed {
-    Packed {
-        mag: u64::from(x.sig.unsigned_abs()),
-        exp: i32::from(x.exp),
-        fexp: i32::from(x.fexp),
-        neg: x.sig < 0,
-        kind: 0,
     }
 }
 
