@@ -592,3 +592,36 @@ fn interrupted_writes_leave_no_temporary_file() {
     gridgames::fsio::remove_registered_temps();
     assert!(!p.exists());
 }
+
+/// `vectors inputs` writes the golden edge cases as a checkpoint a kernel can consume; the
+/// reference quantizer's own output of it verifies clean in container mode, and a planted
+/// bug (one scale byte off) does not.
+#[test]
+fn vectors_inputs_round_trip_through_verify() {
+    let d = Dir::new("inputs");
+    let (ok, err) = run(&d, &["vectors", "inputs", "nvfp4", "in.safetensors"]);
+    assert!(ok && err.contains("golden inputs of nvfp4"), "{err}");
+    let (ok, err) = run(&d, &["quantize", "in.safetensors", "q.safetensors"]);
+    assert!(ok, "{err}");
+    let out = Command::new(env!("CARGO_BIN_EXE_gridgames"))
+        .args([
+            "verify",
+            "--input",
+            "in.safetensors",
+            "--quantized",
+            "q.safetensors",
+        ])
+        .current_dir(&d.0)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("no mismatches"),
+        "{text}"
+    );
+    let (ok, err) = run(&d, &["vectors", "inputs", "nvfp4", "in.txt"]);
+    assert!(
+        !ok && err.contains("expected .safetensors or .npy"),
+        "{err}"
+    );
+}

@@ -18,6 +18,23 @@ pub struct Args {
 pub enum Command {
     /// Rebuild every generated file and the MANIFEST (or, with --check, compare).
     Generate(GenerateArgs),
+    /// Write the golden edge-case inputs of a format as tensors, to run through your kernel
+    /// and check with `gridgames verify --input OUT.safetensors --quantized YOURS.safetensors`.
+    Inputs(InputsArgs),
+}
+
+/// Arguments of `gridgames vectors inputs`.
+#[derive(clap::Args)]
+pub struct InputsArgs {
+    /// Format name or spec .yaml path.
+    pub format: String,
+    /// Leave out the cases this profile refuses (NaN/Inf without a rule).
+    #[arg(long, default_value = "reference")]
+    pub profile: String,
+    /// Output: `NAME.safetensors` (one F32 tensor `<case>.weight` of shape [1, n] per case)
+    /// or `NAME.npy` (every case concatenated as one [1, total] row: groups never straddle
+    /// cases, but the tensor scale is then the whole row's).
+    pub output: PathBuf,
 }
 
 /// Arguments of `gridgames vectors generate`.
@@ -36,7 +53,72 @@ pub struct GenerateArgs {
 pub fn run(args: &Args) -> Result<ExitCode, String> {
     match &args.command {
         Command::Generate(g) => generate_cmd(g),
+        Command::Inputs(i) => inputs_cmd(i),
     }
+}
+
+fn inputs_cmd(args: &InputsArgs) -> Result<ExitCode, String> {
+    use gridgames::container::npy;
+    use gridgames::quant::Quantizer;
+    let format = gridgames::spec::resolve_format(&args.format)?;
+    let profile = crate::quantize::parse_profile(&args.profile)?;
+    let q = Quantizer::new(&format, profile).map_err(|e| e.to_string())?;
+    let cases = gridgames::vectors::catalogue::quantize_cases(&format)?;
+    let kept: Vec<_> = cases
+        .iter()
+        .filter(|c| q.quantize(&c.x, false).is_ok())
+        .collect();
+    let left_out = cases.len() - kept.len();
+    let ext = args
+        .output
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("");
+    let bytes = match ext {
+        "safetensors" => {
+            use safetensors::tensor::{Dtype, TensorView};
+            let data: Vec<Vec<u8>> = kept
+                .iter()
+                .map(|c| c.x.iter().flat_map(|v| v.to_le_bytes()).collect())
+                .collect();
+            let mut views = Vec::new();
+            for (c, d) in kept.iter().zip(&data) {
+                let v = TensorView::new(Dtype::F32, vec![1, c.x.len()], d)
+                    .map_err(|e| e.to_string())?;
+                views.push((format!("{}.weight", c.name), v));
+            }
+            let meta = std::collections::HashMap::from([
+                (
+                    "gridgames.inputs".to_string(),
+                    format!("{} golden quantize cases", format.name),
+                ),
+                (
+                    "gridgames.version".to_string(),
+                    env!("CARGO_PKG_VERSION").to_string(),
+                ),
+            ]);
+            safetensors::serialize(views, Some(meta)).map_err(|e| e.to_string())?
+        }
+        "npy" => {
+            let all: Vec<f32> = kept.iter().flat_map(|c| c.x.iter().copied()).collect();
+            npy::f32_bytes(&[1, all.len()], &all)
+        }
+        other => {
+            return Err(format!(
+                "{}: extension `{other}`: expected .safetensors or .npy",
+                args.output.display()
+            ))
+        }
+    };
+    gridgames::fsio::write_atomic(&args.output, &bytes)?;
+    eprintln!(
+        "wrote {} golden inputs of {} to {} ({left_out} left out: refused by profile {})",
+        kept.len(),
+        format.name,
+        args.output.display(),
+        profile.name()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn first_difference(a: &str, b: &str) -> String {
