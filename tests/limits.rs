@@ -594,8 +594,8 @@ fn interrupted_writes_leave_no_temporary_file() {
 }
 
 /// `vectors inputs` writes the golden edge cases as a checkpoint a kernel can consume; the
-/// reference quantizer's own output of it verifies clean in container mode, and a planted
-/// bug (one scale byte off) does not.
+/// reference quantizer's own output of it verifies clean in container mode (planted bugs in
+/// that mode are covered by tests/verify_planted.rs and the Python tests).
 #[test]
 fn vectors_inputs_round_trip_through_verify() {
     let d = Dir::new("inputs");
