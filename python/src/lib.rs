@@ -11,7 +11,6 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use gridgames::decode::Output;
-use gridgames::element::Policy;
 use gridgames::format::Format;
 use gridgames::quant::{Profile, Quantizer};
 use gridgames::simd;
@@ -275,11 +274,13 @@ fn cases(format: &str) -> PyResult<Vec<(String, &'static str, Vec<f32>)>> {
 
 /// Element codes of f32 values (`convert`): one code per value, as uint8.
 #[pyfunction]
+#[pyo3(signature = (x, to, policy, rounding=None))]
 fn convert<'py>(
     py: Python<'py>,
     x: PyReadonlyArray1<'py, f32>,
     to: &str,
     policy: &str,
+    rounding: Option<&str>,
 ) -> PyResult<Bound<'py, PyArray1<u8>>> {
     let element = gridgames::tables::element(to).ok_or_else(|| {
         let names: Vec<&str> = gridgames::tables::ELEMENTS.iter().map(|e| e.name).collect();
@@ -294,21 +295,17 @@ fn convert<'py>(
             element.name
         )));
     }
-    let policy = Policy::from_name(policy).ok_or_else(|| {
-        value_error(format!(
-            "unknown policy `{policy}` (expected satfinite, ml_dtypes, ocp)"
-        ))
-    })?;
-    let rounding = policy.rounding_for(element);
+    let conversion = gridgames::element::cuda::Conversion::parse(element, policy, rounding)
+        .map_err(value_error)?;
     let x = x.as_slice().map_err(value_error)?;
     let codes = py
         .detach(|| {
             x.iter()
                 .enumerate()
                 .map(|(i, &v)| {
-                    element
-                        .encode(v as f64, rounding, policy)
-                        .map(|(c, _)| c as u8)
+                    conversion
+                        .apply(element, v)
+                        .map(|c| c as u8)
                         .map_err(|e| format!("value {i} ({v}): {e}"))
                 })
                 .collect::<Result<Vec<u8>, String>>()

@@ -420,3 +420,13 @@ def test_profile_auto_names_the_matching_library():
     r = gridgames.verify(x, q.codes, q.scales, "nvfp4", "auto", tensor_scale=q.tensor_scale)
     assert r.by_profile["modelopt"] == 0 and r.ok
     assert "profile auto" in str(r) and "mismatches per profile" in str(r)
+
+
+def test_cuda_conversions():
+    x = np.array([1.5, -3.0, np.nan, -np.nan, 1e-40, np.inf], np.float32)
+    assert list(gridgames.convert(x, "ue8m0", "cuda-satfinite", "rp")) == [128, 129, 255, 255, 0, 254]
+    assert list(gridgames.convert(x, "e5m2", "cuda-satfinite")[2:4]) == [0x7F, 0x7F]
+    with pytest.raises(ValueError, match="no f32 -> ue8m0 conversion"):
+        gridgames.convert(x, "ue8m0", "cuda-satfinite", "rn")
+    with pytest.raises(ValueError, match="rounds to nearest only"):
+        gridgames.convert(x, "e4m3", "satfinite", "rz")

@@ -6,6 +6,8 @@
 //! rounded once to the element's quantum. No floating-point operation takes part in a rounding
 //! decision, so the result cannot depend on the host's float behaviour.
 
+#[cfg(feature = "std")]
+pub mod cuda;
 mod policy;
 
 pub use policy::Policy;

@@ -8,8 +8,11 @@ use super::{Element, EncodeError, Kind, Magnitude, Outcome, Rounding, Specials};
 /// A named overflow/NaN policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Policy {
-    /// Hardware `cvt.rn.satfinite`: overflow and ±Inf saturate to ±max finite; NaN becomes
-    /// the format's NaN, or, in a format without NaN, +max finite.
+    /// Saturating: overflow and ±Inf saturate to ±max finite (as NVIDIA's `cvt.rn.satfinite`
+    /// and `__NV_SATFINITE` do for every non-NaN f32, checked on an H200); NaN becomes the
+    /// format's NaN *with the input's sign* (NVIDIA gives 0x7F for every NaN, E5M2 included:
+    /// that is the `cuda-satfinite` conversion, `element::cuda`), or, in a format without NaN,
+    /// +max finite.
     /// The NaN-to-max rule for NaN-less formats (E2M1, E2M3, E3M2) is our reading: PTX does
     /// not document it and no Hopper instruction converts to these types (see spec/README.md).
     Satfinite,
