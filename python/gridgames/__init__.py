@@ -42,6 +42,7 @@ __all__ = [
     "verify",
     "convert",
     "gemm",
+    "mma",
     "swizzle_scales",
     "unswizzle_scales",
     "SCALE_LAYOUTS",
@@ -638,6 +639,29 @@ def _codes(x: Any, what: str) -> np.ndarray:
     if a.dtype == np.float32:
         return a.view(np.uint32).astype(np.uint32)
     raise TypeError(f"{what}: dtype {a.dtype}: expected element codes (uint8/16/32) or float8/16/bf16/32")
+
+
+def mma(instr: str, a: Any, b: Any, c: Any = None, scales_a: Any = None, scales_b: Any = None) -> np.ndarray:
+    """One instruction's dot product per row: ``d[r] = Σ_k a[r, k]·b[r, k] + c[r]`` exactly as
+    ``instr`` (``<arch>/<ptx name>``, ``gridgames mma --list``) computes it, K a multiple of
+    its K (longer K chains instructions). ``a``, ``b``: (R, K) element codes (uint8/16/32) or
+    arrays of the operand type; ``c``: (R,) output bits (uint32 f32 / uint16 f16) or float32;
+    ``scales_a``, ``scales_b``: (R, K/block) scale bytes for block-scaled kinds. Returns the
+    (R,) output bits (uint32; f16 results in the low half)."""
+    A = _codes(a, "a")
+    B = _codes(b, "b")
+    if A.shape != B.shape:
+        raise ValueError(f"a is {A.shape} and b is {B.shape}: one dot product per row needs equal shapes")
+    rows = A.shape[0]
+    C = None
+    if c is not None:
+        cc = np.asarray(c)
+        C = (cc.view(np.uint32) if cc.dtype == np.float32 else cc.astype(np.uint32)).reshape(-1)
+        if C.size != rows:
+            raise ValueError(f"c has {C.size} values for {rows} rows")
+    sa = None if scales_a is None else _as_u8(scales_a, "scales_a").reshape(-1)
+    sb = None if scales_b is None else _as_u8(scales_b, "scales_b").reshape(-1)
+    return _native.mma(instr, A.reshape(-1), B.reshape(-1), rows, C, sa, sb)
 
 
 def gemm(

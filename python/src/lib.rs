@@ -370,6 +370,69 @@ fn gemm<'py>(
     Ok(PyArray1::from_vec(py, d))
 }
 
+/// One instruction's dot products, one per row: d[r] = Σ_k a[r,k]·b[r,k] + c[r] as the
+/// instruction computes it (codes in, output bits out; block scales for scaled kinds).
+#[pyfunction]
+#[pyo3(signature = (instr, a, b, rows, c=None, scales_a=None, scales_b=None))]
+#[allow(clippy::too_many_arguments)]
+fn mma<'py>(
+    py: Python<'py>,
+    instr: &str,
+    a: PyReadonlyArray1<'py, u32>,
+    b: PyReadonlyArray1<'py, u32>,
+    rows: usize,
+    c: Option<PyReadonlyArray1<'py, u32>>,
+    scales_a: Option<PyReadonlyArray1<'py, u8>>,
+    scales_b: Option<PyReadonlyArray1<'py, u8>>,
+) -> PyResult<Bound<'py, PyArray1<u32>>> {
+    let ins = gridgames::emu::instruction(instr).map_err(value_error)?;
+    let a = a.as_slice().map_err(value_error)?;
+    let b = b.as_slice().map_err(value_error)?;
+    if rows == 0 || a.len() % rows != 0 || a.len() != b.len() {
+        return Err(value_error(format!(
+            "a has {} and b {} codes: expected two (rows={rows}, K) arrays of the same shape",
+            a.len(),
+            b.len()
+        )));
+    }
+    let k = a.len() / rows;
+    let ns = ins.scales_for(k);
+    let empty: &[u8] = &[];
+    let sa = match &scales_a {
+        Some(s) => s.as_slice().map_err(value_error)?,
+        None => empty,
+    };
+    let sb = match &scales_b {
+        Some(s) => s.as_slice().map_err(value_error)?,
+        None => empty,
+    };
+    if sa.len() != rows * ns || sb.len() != rows * ns {
+        return Err(value_error(format!(
+            "{instr} needs {ns} scale bytes per row and operand for K = {k}: scales are ({rows}, {ns})"
+        )));
+    }
+    let c = match &c {
+        Some(c) => Some(c.as_slice().map_err(value_error)?),
+        None => None,
+    };
+    let d = py
+        .detach(|| {
+            (0..rows)
+                .map(|r| {
+                    ins.dot(
+                        &a[r * k..(r + 1) * k],
+                        &b[r * k..(r + 1) * k],
+                        &sa[r * ns..(r + 1) * ns],
+                        &sb[r * ns..(r + 1) * ns],
+                        c.map_or(0, |c| c[r]),
+                    )
+                })
+                .collect::<Result<Vec<u32>, _>>()
+        })
+        .map_err(value_error)?;
+    Ok(PyArray1::from_vec(py, d))
+}
+
 /// A cuBLAS preset's recipe for one shape: (recipe text, warning or None); raises when no
 /// measurement backs the shape.
 #[pyfunction]
@@ -397,5 +460,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(convert, m)?)?;
     m.add_function(wrap_pyfunction!(gemm, m)?)?;
     m.add_function(wrap_pyfunction!(gemm_resolve, m)?)?;
+    m.add_function(wrap_pyfunction!(mma, m)?)?;
     Ok(())
 }

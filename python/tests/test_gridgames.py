@@ -430,3 +430,17 @@ def test_cuda_conversions():
         gridgames.convert(x, "ue8m0", "cuda-satfinite", "rn")
     with pytest.raises(ValueError, match="rounds to nearest only"):
         gridgames.convert(x, "e4m3", "satfinite", "rz")
+
+
+def test_mma_against_the_recorded_hopper_cases():
+    # vectors/mma/hopper-h200/wgmma_e4m3.txt: H200 results, `id a b sa sb c d` per line
+    # (hex codes element 0 first, `-` for no scales, c and d as FP32 bits).
+    path = ROOT / "vectors" / "mma" / "hopper-h200" / "wgmma_e4m3.txt"
+    lines = [l for l in path.read_text().splitlines() if l and not l.startswith("#")][:64]
+    assert len(lines) == 64
+    for line in lines:
+        instr, a, b, _sa, _sb, c, d = line.split()[:7]
+        A = np.frombuffer(bytes.fromhex(a), np.uint8)[None]
+        B = np.frombuffer(bytes.fromhex(b), np.uint8)[None]
+        got = gridgames.mma(instr, A, B, np.array([int(c, 16)], np.uint32))
+        assert int(got[0]) == int(d, 16), line[:80]
