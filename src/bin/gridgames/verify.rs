@@ -83,6 +83,9 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         Some(f) => Some(gridgames::spec::resolve_format(f)?),
         None => None,
     };
+    if args.profile.as_deref() == Some("auto") {
+        return auto_profile(args, format, options, &allowed);
+    }
     let profile = match &args.profile {
         Some(p) => {
             Some(Profile::from_name(p).ok_or_else(|| format!("--profile {p}: unknown profile"))?)
@@ -261,4 +264,68 @@ pub fn parse_tensor_scale(text: &str) -> Result<f32, String> {
     t.parse::<f32>().map_err(|_| {
         format!("--tensor-scale {text}: not f32 bits (0x3f800000, 3f800000) or a decimal number")
     })
+}
+
+/// `--profile auto` (container mode): "which library does my kernel match?" Every profile of
+/// the format is checked; each one's mismatch count is printed, then the best profile's report.
+fn auto_profile(
+    args: &Args,
+    format: Option<Format>,
+    options: Options,
+    allowed: &[Class],
+) -> Result<ExitCode, String> {
+    let Some(input) = &args.input else {
+        return Err(
+            "--profile auto works in container mode (--input with --quantized or --codes/--scales)"
+                .into(),
+        );
+    };
+    let format = match format {
+        Some(f) => f,
+        None => {
+            let q = args
+                .quantized
+                .as_ref()
+                .ok_or("--profile auto with --codes needs --format")?;
+            let bytes = crate::cli_io::read_input(q, args.limits.max_bytes)?;
+            let name = container::metadata_format(&bytes)
+                .map(|m| m.0)
+                .ok_or_else(|| {
+                    format!(
+                        "{}: no gridgames.format metadata; pass --format",
+                        q.display()
+                    )
+                })?;
+            gridgames::spec::resolve_format(&name)?
+        }
+    };
+    let mut best: Option<(usize, Profile, Report)> = None;
+    println!(
+        "profile auto: mismatches against each profile of {}",
+        format.name
+    );
+    for p in Profile::for_format(&format) {
+        match container_report(args, input, Some(format), Some(p), options) {
+            Ok(r) => {
+                let n = r.mismatches.len();
+                println!("  {:<14} {n}", p.name());
+                if best.as_ref().is_none_or(|b| n < b.0) {
+                    best = Some((n, p, r));
+                }
+            }
+            Err(e) => println!("  {:<14} refused: {e}", p.name()),
+        }
+    }
+    let Some((_, p, report)) = best else {
+        return Err("every profile refused this input".into());
+    };
+    println!("best match: {} (its report follows)", p.name());
+    print!("{}", report.render(args.examples, allowed));
+    if report.fails(allowed) {
+        println!("FAIL: no profile matches exactly");
+        Ok(ExitCode::from(1))
+    } else {
+        println!("OK: matches profile {}", p.name());
+        Ok(ExitCode::SUCCESS)
+    }
 }
