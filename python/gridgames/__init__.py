@@ -445,6 +445,9 @@ class Report:
         self.header = ""
         self.notes: List[str] = []
         self.by_profile: Dict[str, Any] = {}
+        #: What the checked input exercised (exact ties, near ties, saturated elements, zero
+        #: groups, subnormal block scales, non-finite cases): counts.
+        self.exercised: Dict[str, int] = {k: 0 for k in _EXERCISED}
 
     @property
     def counts(self) -> Dict[str, int]:
@@ -472,7 +475,13 @@ class Report:
         self.groups += other.groups
         self.elements += other.elements
         self.mismatches.extend(other.mismatches)
+        for k, v in other.exercised.items():
+            self.exercised[k] = self.exercised.get(k, 0) + v
         self._text = ""
+
+    def warnings(self) -> List[str]:
+        """One line per kind the input never exercised (a difference there cannot show)."""
+        return [w for k, w in _UNSEEN.items() if self.groups and not self.exercised.get(k)]
 
     def __bool__(self) -> bool:
         return self.ok
@@ -480,6 +489,9 @@ class Report:
     def __str__(self) -> str:
         lines = [self.header] if self.header else []
         lines.append(f"checked {self.cases} cases, {self.groups} groups, {self.elements} elements")
+        if self.groups:
+            lines.append("exercised: " + ", ".join(f"{v} {k}" for k, v in self.exercised.items()))
+            lines += [f"warning: {w}" for w in self.warnings()]
         counts = self.counts
         if not counts:
             lines.append("no mismatches")
@@ -503,9 +515,22 @@ class Report:
     __repr__ = __str__
 
 
+_EXERCISED = ("exact ties", "near ties", "saturated elements", "zero groups",
+              "subnormal block scales", "non-finite cases")
+_UNSEEN = {
+    "exact ties": "no exact tie was exercised: a different tie rule would pass unseen",
+    "near ties": "no near tie (within 2^-20) was exercised: x*(1/s) instead of x/s, or rounding through bf16, would pass unseen",
+    "saturated elements": "no saturated element was exercised: a missing clamp would pass unseen",
+    "zero groups": "no all-zero group was exercised: zero-block scale rules would pass unseen",
+    "subnormal block scales": "no subnormal block scale was exercised: scale underflow handling would pass unseen",
+}
+
+
 def _report(t, allow=()) -> Report:
-    cases, groups, elements, mismatches, text = t
-    return Report(cases, groups, elements, [Mismatch(*m) for m in mismatches], text, allow)
+    cases, groups, elements, mismatches, text, exercised = t
+    r = Report(cases, groups, elements, [Mismatch(*m) for m in mismatches], text, allow)
+    r.exercised = dict(zip(_EXERCISED, exercised))
+    return r
 
 
 def verify(

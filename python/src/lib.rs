@@ -209,8 +209,9 @@ fn dequantize<'py>(
 /// One mismatch as a tuple: (class, case, group or None, element or None, detail).
 type MismatchTuple = (&'static str, String, Option<usize>, Option<usize>, String);
 
-/// A verification report: (cases, groups, elements, mismatches, rendered text).
-type ReportTuple = (usize, usize, usize, Vec<MismatchTuple>, String);
+/// A verification report: (cases, groups, elements, mismatches, rendered text, exercised:
+/// [exact ties, near ties, saturated, zero groups, subnormal scales, non-finite cases]).
+type ReportTuple = (usize, usize, usize, Vec<MismatchTuple>, String, [usize; 6]);
 
 fn report_tuple(r: &Report, examples: usize) -> ReportTuple {
     (
@@ -230,6 +231,14 @@ fn report_tuple(r: &Report, examples: usize) -> ReportTuple {
             })
             .collect(),
         r.render(examples, &[]),
+        [
+            r.coverage.exact_ties,
+            r.coverage.near_ties,
+            r.coverage.saturated,
+            r.coverage.zero_groups,
+            r.coverage.subnormal_scales,
+            r.coverage.non_finite_cases,
+        ],
     )
 }
 

@@ -444,3 +444,15 @@ def test_mma_against_the_recorded_hopper_cases():
         B = np.frombuffer(bytes.fromhex(b), np.uint8)[None]
         got = gridgames.mma(instr, A, B, np.array([int(c, 16)], np.uint32))
         assert int(got[0]) == int(d, 16), line[:80]
+
+
+def test_report_says_what_the_input_exercised():
+    x = data((4, 64))
+    q = gridgames.quantize(x, "nvfp4")
+    r = gridgames.verify(x, q.codes, q.scales, "nvfp4", tensor_scale=q.tensor_scale)
+    # Random data: no exact tie, no zero group: the report says those went unseen.
+    assert r.exercised["exact ties"] == 0 and r.exercised["zero groups"] == 0
+    assert any("tie rule" in w for w in r.warnings()) and "warning:" in str(r)
+    report = ggt.check_quantizer(numpy_nvfp4(), "nvfp4")
+    assert report.exercised["exact ties"] > 0 and report.exercised["zero groups"] > 0
+    assert report.exercised["near ties"] > 0 and report.exercised["saturated elements"] > 0

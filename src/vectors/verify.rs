@@ -110,6 +110,56 @@ pub struct Mismatch {
     pub detail: String,
 }
 
+/// What the checked input exercised: a difference of a kind the input never exercised
+/// cannot show up, so a clean report on such an input says little about that kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Coverage {
+    /// Elements exactly halfway between two adjacent grid values (after scaling).
+    pub exact_ties: usize,
+    /// Elements within 2^-20 (relative) of such a boundary, not on it.
+    pub near_ties: usize,
+    /// Elements beyond the grid's largest magnitude (saturated).
+    pub saturated: usize,
+    /// Groups of zeros only.
+    pub zero_groups: usize,
+    /// Groups whose reference block scale is a subnormal of the scale element.
+    pub subnormal_scales: usize,
+    /// Cases holding NaN or Inf.
+    pub non_finite_cases: usize,
+}
+
+impl Coverage {
+    fn add(&mut self, o: &Coverage) {
+        self.exact_ties += o.exact_ties;
+        self.near_ties += o.near_ties;
+        self.saturated += o.saturated;
+        self.zero_groups += o.zero_groups;
+        self.subnormal_scales += o.subnormal_scales;
+        self.non_finite_cases += o.non_finite_cases;
+    }
+
+    /// One line per kind never exercised, naming the difference it would have revealed.
+    pub fn warnings(&self) -> Vec<&'static str> {
+        let mut w = Vec::new();
+        if self.exact_ties == 0 {
+            w.push("no exact tie was exercised: a different tie rule (ties away from zero, to the lower index) would pass unseen");
+        }
+        if self.near_ties == 0 {
+            w.push("no near tie (within 2^-20) was exercised: x*(1/s) instead of x/s, or rounding through bf16, would pass unseen");
+        }
+        if self.saturated == 0 {
+            w.push("no saturated element was exercised: a missing clamp would pass unseen");
+        }
+        if self.zero_groups == 0 {
+            w.push("no all-zero group was exercised: zero-block scale rules (ModelOpt 1.0, torchao 2^-6) would pass unseen");
+        }
+        if self.subnormal_scales == 0 {
+            w.push("no subnormal block scale was exercised: scale underflow handling would pass unseen");
+        }
+        w
+    }
+}
+
 /// The result of verifying one or more cases.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Report {
@@ -117,6 +167,8 @@ pub struct Report {
     pub groups: usize,
     pub elements: usize,
     pub mismatches: Vec<Mismatch>,
+    /// What the checked inputs exercised (quantize checks).
+    pub coverage: Coverage,
 }
 
 impl Report {
@@ -147,6 +199,17 @@ impl Report {
             "checked {} cases, {} groups, {} elements",
             self.cases, self.groups, self.elements
         );
+        let c = &self.coverage;
+        if self.groups > 0 {
+            let _ = writeln!(
+                s,
+                "exercised: {} exact ties, {} near ties, {} saturated elements, {} zero groups, {} subnormal block scales, {} non-finite cases",
+                c.exact_ties, c.near_ties, c.saturated, c.zero_groups, c.subnormal_scales, c.non_finite_cases
+            );
+            for w in c.warnings() {
+                let _ = writeln!(s, "warning: {w}");
+            }
+        }
         let counts = self.counts();
         if counts.is_empty() {
             let _ = writeln!(s, "no mismatches");
@@ -266,6 +329,7 @@ impl Verifier {
         let reference = match self.full.quantize(x, false) {
             Ok(r) => r,
             Err(QuantError::NonFinite { index, bits, .. }) => {
+                report.coverage.non_finite_cases += 1;
                 if let Ok(_a) = answer {
                     push(
                         Class::ErrorMismatch,
@@ -381,9 +445,11 @@ impl Verifier {
         } else {
             f.value_mask
         };
+        let mut cov = Coverage::default();
         for gi in 0..groups {
             let xg = &x[gi * g..(gi + 1) * g];
             let s_r = scale_at(f, &reference.scales, gi);
+            self.cover_group(&mut cov, xg, &reference, gi, s_r & vm, ts);
             let s_i = scale_at(f, &a.scales, gi);
             let c_r: Vec<u8> = (gi * g..(gi + 1) * g)
                 .map(|i| code_at(f, &reference.codes, i))
@@ -489,7 +555,87 @@ impl Verifier {
                 push(class, Some(gi), Some(gi * g + j), detail);
             }
         }
+        report.coverage.add(&cov);
         Ok(())
+    }
+
+    /// What one group of the input exercises, judged on the reference's own scale and grid.
+    fn cover_group(
+        &self,
+        cov: &mut Coverage,
+        xg: &[f32],
+        reference: &crate::quant::Quantized,
+        gi: usize,
+        scale_value_bits: u32,
+        ts: f32,
+    ) {
+        let f = &self.format;
+        if xg.iter().all(|v| *v == 0.0) {
+            cov.zero_groups += 1;
+            return;
+        }
+        let e = &f.scale_element;
+        let sv = e.decode(scale_value_bits);
+        if f.scale_bytes == 1 && e.kind == crate::element::Kind::Float && e.subnormals && sv > 0.0 {
+            let min_normal = 2f64.powi(1 - e.bias);
+            if sv < min_normal {
+                cov.subnormal_scales += 1;
+            }
+        }
+        let g = f.group_size as usize;
+        let grid_index = reference.grid_of_group[gi] as usize;
+        let Some(gr) = f.grids.get(grid_index) else {
+            return;
+        };
+        let p = Exact::of_f64(sv).mul(Exact::of_f32(if f.tensor_scale { ts } else { 1.0 }));
+        let mut values: Vec<f32> = (0..16u8)
+            .filter(|&c| gr.is_valid(c))
+            .map(|c| gr.value(c))
+            .collect();
+        values.sort_by(f32::total_cmp);
+        values.dedup();
+        for (j, &x) in xg.iter().enumerate() {
+            let code = code_at(f, &reference.codes, gi * g + j);
+            let v = gr.value(code);
+            let Some(pos) = values.iter().position(|w| *w == v) else {
+                continue;
+            };
+            let xe = Exact::of_f32(x);
+            let mut near = false;
+            let mut tie = false;
+            for (lo, hi) in [
+                (pos.checked_sub(1).map(|i| values[i]), Some(v)),
+                (Some(v), values.get(pos + 1).copied()),
+            ] {
+                if let (Some(lo), Some(hi)) = (lo, hi) {
+                    let boundary = Exact::midpoint(Exact::of_f32(lo), Exact::of_f32(hi)).mul(p);
+                    if xe.cmp_value(&boundary) == core::cmp::Ordering::Equal {
+                        tie = true;
+                    } else {
+                        let b = exact_to_f64(&boundary);
+                        near |= (x as f64 - b).abs() <= b.abs() * 2f64.powi(-20);
+                    }
+                }
+            }
+            if tie {
+                cov.exact_ties += 1;
+            } else if near {
+                cov.near_ties += 1;
+            }
+            let top = values.last().copied().unwrap_or(0.0);
+            let bottom = values.first().copied().unwrap_or(0.0);
+            let edge = if x >= 0.0 { top } else { bottom };
+            if (v == top || v == bottom)
+                && xe.cmp_value(&Exact::of_f32(edge).mul(p))
+                    == if x >= 0.0 {
+                        core::cmp::Ordering::Greater
+                    } else {
+                        core::cmp::Ordering::Less
+                    }
+            {
+                cov.saturated += 1;
+            }
+        }
     }
 
     fn scale_class(&self, expected: u32, got: u32) -> (Class, &'static str) {
