@@ -25,6 +25,19 @@ import gridgames
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def best_backend():
+    """The tier the library selects on this CPU (what the Python side runs)."""
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        return "portable"
+    if all(f in flags.split() for f in ("avx512f", "avx512bw", "avx512vl", "avx512vbmi")):
+        return "avx512"
+    if all(f in flags.split() for f in ("avx2", "f16c", "bmi2")):
+        return "avx2"
+    return "portable"
+
+
 def best(reps, f):
     f()
     ts = []
@@ -41,7 +54,7 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--format", default="nvfp4")
-    ap.add_argument("--backend", default=os.environ.get("GRIDGAMES_SIMD", "avx512"))
+    ap.add_argument("--backend", default=os.environ.get("GRIDGAMES_SIMD", best_backend()))
     a = ap.parse_args()
     x = np.random.default_rng(0).standard_normal(a.n, dtype=np.float32)
     target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
