@@ -55,7 +55,7 @@ SINGLE_OF = {"po2-nf4": "nf4", "mpo2": "nf4", "po2-split87": "split87", "sfp4": 
              "if4": "nvfp4", "four-over-six": "nvfp4", "mixfp4": "nvfp4"}
 # W+A and the group sweep run on a subset (a SmolLM2 configuration costs ~2.5 min of 2 cores).
 WA_FORMATS = ["nvfp4", "nf4", "po2-nf4", "sfp4", "if4"]
-SWEEP_FORMATS = ["nvfp4", "po2-nf4"]
+SWEEP_FORMATS = ["nf4", "po2-nf4"]  # a multi-grid format and its single grid
 GROUPS = [16, 32, 64, 128]
 
 
