@@ -359,10 +359,12 @@ impl Dyadic {
                 exponent: 0,
             };
         }
-        while self.mantissa % 2 == 0 {
-            self.mantissa /= 2;
-            self.exponent += 1;
-        }
+        let tz = self.mantissa.trailing_zeros();
+        self.mantissa >>= tz;
+        // Exponents come from parsed text (bounded by `MAX_WRITTEN_EXPONENT`) and f32 bit
+        // patterns, so this cannot saturate for a value that could ever be an f32; saturating
+        // keeps an absurd input absurd (it then fails every f32 check) instead of panicking.
+        self.exponent = self.exponent.saturating_add(tz as i32);
         self
     }
 
@@ -412,12 +414,13 @@ impl Dyadic {
     #[allow(clippy::should_implement_trait)]
     pub fn add(self, other: Dyadic) -> Option<Dyadic> {
         let e = self.exponent.min(other.exponent);
+        let shift = |x: i32| u32::try_from(i64::from(x) - i64::from(e)).ok();
         let a = self
             .mantissa
-            .checked_mul(1i128.checked_shl((self.exponent - e) as u32)?)?;
+            .checked_mul(1i128.checked_shl(shift(self.exponent)?)?)?;
         let b = other
             .mantissa
-            .checked_mul(1i128.checked_shl((other.exponent - e) as u32)?)?;
+            .checked_mul(1i128.checked_shl(shift(other.exponent)?)?)?;
         Some(
             Dyadic {
                 mantissa: a.checked_add(b)?,
@@ -433,7 +436,7 @@ impl Dyadic {
         Some(
             Dyadic {
                 mantissa: self.mantissa.checked_mul(other.mantissa)?,
-                exponent: self.exponent + other.exponent,
+                exponent: self.exponent.checked_add(other.exponent)?,
             }
             .normalized(),
         )
@@ -494,33 +497,50 @@ pub fn parse_exact(text: &str, allow_rational: bool) -> Result<ExactValue, Strin
         None => (false, t.strip_prefix('+').unwrap_or(t)),
     };
     if let Some(hex) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-        return parse_hex_float(hex, negative).map(ExactValue::Dyadic).ok_or_else(|| {
-            format!("`{t}` is not a hex float (`0x1.8p-1`); write f32 bit patterns as `f32:3f400000`")
-        });
+        return parse_hex_float(hex, negative)
+            .map(ExactValue::Dyadic)
+            .map_err(|why| format!("`{t}` {why}"));
     }
     parse_decimal(body, negative)
         .map(ExactValue::Dyadic)
         .map_err(|why| format!("`{t}` {why}"))
 }
 
-fn parse_hex_float(hex: &str, negative: bool) -> Option<Dyadic> {
-    let (digits, exp) = hex.split_once(['p', 'P'])?;
-    let exp: i32 = exp.parse().ok()?;
+/// The largest binary exponent a spec may write in a hex float: far beyond every f32 (and f64)
+/// value, and small enough that exact sums and products of written values never overflow i32.
+const MAX_WRITTEN_EXPONENT: u32 = 1 << 16;
+
+fn parse_hex_float(hex: &str, negative: bool) -> Result<Dyadic, String> {
+    let not_hex =
+        || "is not a hex float (`0x1.8p-1`); write f32 bit patterns as `f32:3f400000`".to_string();
+    let (digits, exp) = hex.split_once(['p', 'P']).ok_or_else(not_hex)?;
+    let exp: i32 = exp.parse().map_err(|_| not_hex())?;
+    if exp.unsigned_abs() > MAX_WRITTEN_EXPONENT {
+        return Err(format!(
+            "has a binary exponent beyond ±{MAX_WRITTEN_EXPONENT} (no f32 is that large or small)"
+        ));
+    }
     let (int_part, frac_part) = digits.split_once('.').unwrap_or((digits, ""));
     let mut mantissa: i128 = 0;
     for c in int_part.chars().chain(frac_part.chars()) {
+        let digit = c.to_digit(16).ok_or_else(not_hex)?;
         mantissa = mantissa
-            .checked_mul(16)?
-            .checked_add(c.to_digit(16)? as i128)?;
+            .checked_mul(16)
+            .and_then(|m| m.checked_add(digit as i128))
+            .ok_or("has too many hex digits")?;
     }
-    let exponent = exp - 4 * frac_part.len() as i32;
-    Some(
-        Dyadic {
-            mantissa: if negative { -mantissa } else { mantissa },
-            exponent,
-        }
-        .normalized(),
-    )
+    let frac_bits = i32::try_from(frac_part.len())
+        .ok()
+        .and_then(|n| n.checked_mul(4))
+        .ok_or("has too many hex digits")?;
+    let exponent = exp
+        .checked_sub(frac_bits)
+        .ok_or("has too many hex digits")?;
+    Ok(Dyadic {
+        mantissa: if negative { -mantissa } else { mantissa },
+        exponent,
+    }
+    .normalized())
 }
 
 fn parse_decimal(body: &str, negative: bool) -> Result<Dyadic, &'static str> {
@@ -603,7 +623,13 @@ pub fn resolve_element(file: &str, e: &ElementFile) -> Result<ResolvedElement, S
             format!("{bits} is outside 2..=32"),
         ));
     }
-    if !is_int && e.exponent_bits + e.mantissa_bits + e.signed as u32 != bits {
+    // Checked: hostile widths such as `exponent_bits: 4294967295` must not wrap into a sum
+    // that happens to match `bits` (or panic with overflow checks).
+    let field_sum = e
+        .exponent_bits
+        .checked_add(e.mantissa_bits)
+        .and_then(|s| s.checked_add(e.signed as u32));
+    if !is_int && field_sum != Some(bits) {
         return Err(err(
             file,
             line_of(&e.bits),
@@ -611,6 +637,20 @@ pub fn resolve_element(file: &str, e: &ElementFile) -> Result<ResolvedElement, S
             format!(
                 "sign ({}) + exponent_bits ({}) + mantissa_bits ({}) != bits ({bits})",
                 e.signed as u32, e.exponent_bits, e.mantissa_bits
+            ),
+        ));
+    }
+    // Every element gridgames computes with is at most f32-wide in each field (decode goes
+    // through f32/f64); wider fields or an extreme bias would overflow the shifts and
+    // exponent arithmetic of the exact decoders.
+    if !is_int && (e.exponent_bits > 8 || e.mantissa_bits > 23 || e.bias.unsigned_abs() > 1024) {
+        return Err(err(
+            file,
+            line_of(&e.bits),
+            "exponent_bits",
+            format!(
+                "exponent_bits {} / mantissa_bits {} / bias {} exceed f32's fields (at most 8 / 23, |bias| ≤ 1024)",
+                e.exponent_bits, e.mantissa_bits, e.bias
             ),
         ));
     }
@@ -819,9 +859,14 @@ fn resolve_grid(
         let bits = exact_f32(file, &field("offset"), o)?;
         let d = Dyadic::from_f32_bits(bits);
         for v in base.iter_mut().flatten() {
-            *v = v
-                .add(d)
-                .ok_or_else(|| err(file, line_of(o), &field("offset"), "sum overflows"))?;
+            *v = v.add(d).ok_or_else(|| {
+                err(
+                    file,
+                    line_of(o),
+                    &field("offset"),
+                    "value + offset has too many significant bits to be exact",
+                )
+            })?;
         }
         derivation.push_str(&format!(", plus {}", o.value));
     }
@@ -830,7 +875,14 @@ fn resolve_grid(
     for (code, v) in base.iter().enumerate() {
         let Some(v) = v else { continue };
         let bits = match rounded_factor {
-            Some((p, q)) => round_rational_to_f32(*v, p, q),
+            Some((p, q)) => round_rational_to_f32(*v, p, q).ok_or_else(|| {
+                err(
+                    file,
+                    line_of(&g.name),
+                    &field("factor"),
+                    format!("code {code}: value × factor rounds outside the normal f32 range"),
+                )
+            })?,
             None => v.to_f32_exact().ok_or_else(|| {
                 err(
                     file,
@@ -929,37 +981,50 @@ fn resolve_grid(
     })
 }
 
-/// Round v·p/q once to f32 (RNE), computed exactly with integers.
-fn round_rational_to_f32(v: Dyadic, p: i64, q: i64) -> u32 {
+/// Round v·p/q once to f32 (RNE), computed exactly with integers. None when the product
+/// does not fit (integer overflow) or its rounded value is not zero or a finite normal f32:
+/// rounding into the subnormal range would need a second rounding step at fewer bits, and
+/// no 4-bit grid needs values there.
+fn round_rational_to_f32(v: Dyadic, p: i64, q: i64) -> Option<u32> {
     if v.mantissa == 0 || p == 0 {
-        return 0;
+        return Some(0);
     }
     let negative = (v.mantissa < 0) != (p < 0);
-    let num = v.mantissa.unsigned_abs() * p.unsigned_abs() as u128;
-    let den = q as u128;
-    // value = num/den · 2^e. Scale num so the quotient has at least 26 bits.
-    let mut shift = 0i32;
-    while (num << shift as u32) / den < (1 << 26) {
+    let num = v
+        .mantissa
+        .unsigned_abs()
+        .checked_mul(u128::from(p.unsigned_abs()))?;
+    let den = u128::try_from(q).ok()?;
+    // value = num/den · 2^e. Scale num so the quotient has at least 26 bits, which needs
+    // num·2^shift to stay inside u128: den < 2^63 and 2^26·den < 2^89 leave room.
+    let mut shift = 0u32;
+    while (num << shift) / den < (1 << 26) {
+        if num.leading_zeros() <= shift + 1 {
+            return None;
+        }
         shift += 1;
     }
-    let quotient = (num << shift as u32) / den;
-    let sticky = !(num << shift as u32).is_multiple_of(den);
-    let exponent = v.exponent - shift;
+    let quotient = (num << shift) / den;
+    let sticky = !(num << shift).is_multiple_of(den);
+    let exponent = i64::from(v.exponent) - i64::from(shift);
     // Round quotient·2^exponent (+sticky) to 24 bits.
-    let len = 128 - quotient.leading_zeros() as i32;
+    let len = 128 - quotient.leading_zeros();
     let drop = len - 24;
     let kept = quotient >> drop;
     let round = (quotient >> (drop - 1)) & 1 == 1;
     let below = quotient & ((1 << (drop - 1)) - 1) != 0 || sticky;
     let mut m = kept + (round && (below || kept & 1 == 1)) as u128;
-    let mut e = exponent + drop;
+    let mut e = exponent + i64::from(drop);
     if m == 1 << 24 {
         m >>= 1;
         e += 1;
     }
-    let value = (m as f64) * pow2(e).unwrap_or(0.0);
-    let f = value as f32;
-    (if negative { -f } else { f }).to_bits()
+    // m·2^e with 2^23 ≤ m < 2^24: a normal f32 iff -149 ≤ e ≤ 104.
+    if !(-149..=104).contains(&e) {
+        return None;
+    }
+    let f = ((m as f64) * pow2(e as i32)?) as f32;
+    Some((if negative { -f } else { f }).to_bits())
 }
 
 pub fn resolve_format(
@@ -1017,7 +1082,8 @@ pub fn resolve_format(
             )
         })?;
     let scale_bytes = f.scale.bytes;
-    if scale_bytes * 8 < scale_el.bits || !(scale_bytes == 1 || scale_bytes == 4) {
+    // The 1-or-4 test comes first so the width product cannot overflow.
+    if !(scale_bytes == 1 || scale_bytes == 4) || scale_bytes * 8 < scale_el.bits {
         return Err(err(
             file,
             line_of(&f.scale.element),
@@ -1050,6 +1116,14 @@ pub fn resolve_format(
         .as_ref()
         .map(|m| m.value)
         .unwrap_or(all_bits);
+    if value_mask & !all_bits != 0 || value_mask == 0 {
+        return Err(err(
+            file,
+            f.scale.value_mask.as_ref().and_then(line_of),
+            "scale.value_mask",
+            format!("{value_mask:#x} must be nonzero and fit in {scale_bytes} byte(s)"),
+        ));
+    }
     let sel_bits = &f.scale.selector_bits.value;
     let mut selector_mask = 0u32;
     for &b in sel_bits {
