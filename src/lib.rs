@@ -8,6 +8,7 @@
 // `unsafe` is denied at the root and forbidden (no `allow` can lift it) on every module but
 // `simd`, whose kernels need intrinsics; `forbid` at the root would also bind `simd`.
 #![deny(unsafe_code)]
+#![warn(missing_docs)]
 // Input must never reach a panic: library code returns errors instead (tests are exempt).
 #![cfg_attr(
     not(test),
@@ -23,7 +24,7 @@ pub mod format;
 #[forbid(unsafe_code)]
 pub mod tables;
 
-#[cfg(feature = "cli")]
+#[cfg(feature = "io")]
 #[forbid(unsafe_code)]
 pub mod container;
 #[cfg(feature = "std")]

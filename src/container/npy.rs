@@ -153,7 +153,7 @@ impl Npy<'_> {
                 .chunks_exact(2)
                 .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
                 .collect(),
-            "<u2" => return Err("uint16 input: pass --bf16 to read it as bf16 bit patterns".into()),
+            "<u2" => return Err("uint16 input: read it as bf16 bit patterns (option `bf16`) or convert it to a float dtype".into()),
             d => return Err(format!("dtype `{d}` is not a float type")),
         })
     }

@@ -138,7 +138,7 @@ pub fn scan_input(
                 "<u2" => {
                     return Err(io_err(
                         path,
-                        "uint16 input: pass --bf16 to read it as bf16 bit patterns",
+                        "uint16 input: read it as bf16 bit patterns (option `bf16`) or convert it to a float dtype",
                     ))
                 }
                 d => return Err(io_err(path, format!("dtype `{d}` is not a float type"))),
@@ -386,7 +386,7 @@ fn row_padding(
         Ok(group - cols % group)
     } else {
         Err(format!(
-            "{}: tensor `{}` (shape {:?}): the last dimension {cols} is not a multiple of the group size {group} of `{format}` (groups run along the last dimension); pass --pad to pad each row with zeros",
+            "{}: tensor `{}` (shape {:?}): the last dimension {cols} is not a multiple of the group size {group} of `{format}` (groups run along the last dimension); pad each row with zeros (option `pad`)",
             input.display(),
             src.name,
             src.shape
@@ -450,7 +450,7 @@ pub fn quantize_file_with(
                 Some(f) if chosen => {
                     if !r.name.ends_with(".weight") {
                         return Err(format!(
-                            "{}: tensor `{}` matches --tensor, but only tensors named `*.weight` can be quantized (the output is named `<name>.weight`, `.weight_scale`, `.weight_scale_2`, as loaders expect)",
+                            "{}: tensor `{}` matches the tensor selection, but only tensors named `*.weight` can be quantized (the output is named `<name>.weight`, `.weight_scale`, `.weight_scale_2`, as loaders expect)",
                             input.display(),
                             r.name
                         ));

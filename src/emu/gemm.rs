@@ -76,7 +76,7 @@ impl Recipe {
                 inner: Box::new(Recipe::parse(inner)?),
             }),
             _ => Err(bad(
-                "expected chain, promote:G[:T], mmav2, splitk:L:<recipe>, or a preset (gridgames gemm --list-recipes)",
+                "expected chain, promote:G[:T], mmav2, splitk:L:<recipe>, or a preset (`emu::gemm::Preset::ALL` lists them)",
             )),
         }
     }

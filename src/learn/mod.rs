@@ -224,7 +224,7 @@ pub fn learn(
     }
     if cfg.mirror && grids.len() != 2 {
         return Err(
-            "--mirror needs exactly two grids (the second is the first's mirror)".to_string(),
+            "`mirror` needs exactly two grids (the second is the first's mirror)".to_string(),
         );
     }
     let data = normalize(tensors, cfg);

@@ -82,7 +82,7 @@ impl std::fmt::Display for QuantError {
         match self {
             QuantError::Length { len, group } => write!(
                 f,
-                "input has {len} values, not a multiple of the group size {group} ({} left over); pass --pad to pad the last group with zeros",
+                "input has {len} values, not a multiple of the group size {group} ({} left over); pad the last group with zeros (option `pad`)",
                 len % *group as usize
             ),
             QuantError::NonFinite { index, bits, profile } => write!(

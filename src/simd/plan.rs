@@ -293,7 +293,12 @@ pub(crate) fn quant_eligible(format: &Format, profile: Profile) -> bool {
         let mid_bits = p
             .midpoints
             .iter()
-            .map(|m| 128 - m.mantissa.leading_zeros() - m.mantissa.trailing_zeros())
+            // Significant bits; a zero midpoint (a grid symmetric about 0 after an offset,
+            // e.g. E2M1 + 2.5 holds -0.5 and 0.5) has none (fuzz/regressions/spec).
+            .map(|m| match m.mantissa {
+                0 => 0,
+                v => 128 - v.leading_zeros() - v.trailing_zeros(),
+            })
             .max()
             .unwrap_or(0);
         // P = s · t must be an f64; mid · P need not be: thresholds add the product's

@@ -793,12 +793,12 @@ fn file_format(file: &CaseFile, name: &str, over: &Overrides) -> Result<Format, 
     if let Some(f) = over.format {
         return Ok(*f);
     }
-    let fname = file
-        .header("format")
-        .ok_or_else(|| format!("{name}: no `# format:` header line; pass --format"))?;
-    crate::tables::format(fname)
-        .copied()
-        .ok_or_else(|| format!("{name}: format `{fname}` is not built in; pass --spec FILE"))
+    let fname = file.header("format").ok_or_else(|| {
+        format!("{name}: no `# format:` header line; name the format (option `format`)")
+    })?;
+    crate::tables::format(fname).copied().ok_or_else(|| {
+        format!("{name}: format `{fname}` is not built in; load its spec file (option `spec`)")
+    })
 }
 
 /// Verify a quantize case file whose `q`, `s`, `t` (and optionally `g`) fields hold another

@@ -98,8 +98,31 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(message) => {
-            eprintln!("error: {message}");
+            eprintln!("error: {}", with_cli_flags(&message));
             ExitCode::from(2)
         }
     }
+}
+
+/// Library errors name the library option that would fix them as ``(option `name`)``; they
+/// never mention a CLI flag (the library has other front ends: Python, C). This is the one
+/// place that says which flag each option is on this command line.
+const OPTION_FLAGS: [(&str, &str); 6] = [
+    ("(option `pad`)", "(pass --pad)"),
+    ("(option `bf16`)", "(pass --bf16)"),
+    ("(option `format`)", "(pass --format)"),
+    ("(option `spec`)", "(pass --spec FILE)"),
+    ("`mirror` needs", "--mirror needs"),
+    (
+        "(`emu::gemm::Preset::ALL` lists them)",
+        "(gridgames gemm --list-recipes)",
+    ),
+];
+
+fn with_cli_flags(message: &str) -> String {
+    OPTION_FLAGS
+        .iter()
+        .fold(message.to_string(), |m, (option, flag)| {
+            m.replace(option, flag)
+        })
 }
