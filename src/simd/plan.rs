@@ -293,18 +293,23 @@ pub(crate) fn quant_eligible(format: &Format, profile: Profile) -> bool {
         let mid_bits = p
             .midpoints
             .iter()
-            // Significant bits; a zero midpoint (a grid symmetric about 0 after an offset,
-            // e.g. E2M1 + 2.5 holds -0.5 and 0.5) has none (fuzz/regressions/spec).
-            .map(|m| match m.mantissa {
-                0 => 0,
-                v => 128 - v.leading_zeros() - v.trailing_zeros(),
-            })
+            .map(|m| significant_bits(m.mantissa))
             .max()
             .unwrap_or(0);
         // P = s · t must be an f64; mid · P need not be: thresholds add the product's
         // rounding error, which an FMA gives exactly (`ceil_threshold_fma`).
         g.target_value() > 0.0 && mid_bits <= 53 && scale_bits + ts_bits <= 53
     }) && (format.scale_bytes == 4 || format.value_mask <= 0xff)
+}
+
+/// Bits from the highest to the lowest set bit. A zero midpoint (a grid symmetric about 0
+/// after an offset: E2M1 + 2.5 holds -0.5 and 0.5) has none; the plain formula
+/// `128 - leading - trailing` underflowed there (fuzz/regressions/spec/zero-midpoint).
+fn significant_bits(mantissa: u128) -> u32 {
+    match mantissa {
+        0 => 0,
+        m => 128 - m.leading_zeros() - m.trailing_zeros(),
+    }
 }
 
 fn exact_to_f64(e: Exact) -> f64 {
@@ -461,7 +466,7 @@ fn scale_mids(format: &Format, target: f32) -> ScaleMids {
         );
         let tie_up = matches!(tie, Ok((code, _)) if code > c);
         let m = mid.mul(d);
-        let bits = 128 - m.mantissa.leading_zeros() - m.mantissa.trailing_zeros();
+        let bits = significant_bits(m.mantissa);
         let fast = (m.mantissa != 0 && bits <= 29 && !m.negative).then(|| exact_to_f64(m));
         mids.push((m, tie_up, fast));
     }
