@@ -14,8 +14,11 @@ use crate::format::Format;
 /// Output type of a decode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Output {
+    /// IEEE binary32: every decoded value is exact.
     F32,
+    /// IEEE binary16, rounded once (RNE) from the exact product.
     F16,
+    /// bfloat16, rounded once (RNE) from the exact product.
     Bf16,
 }
 
@@ -24,16 +27,34 @@ pub enum Output {
 pub enum DecodeError {
     /// Packed codes, scales and output lengths disagree.
     Length {
+        /// Number of elements requested.
         elements: usize,
+        /// Bytes of packed codes given.
         code_bytes: usize,
+        /// Bytes of scales given.
         scale_bytes: usize,
+        /// Length of the output buffer given.
         output: usize,
     },
     /// A scale's selector bits name no grid of the format.
-    InvalidSelector { group: usize, scale: u32 },
+    /// A scale's selector bits name no grid of the format: the group index and its scale.
+    InvalidSelector {
+        /// Index of the group.
+        group: usize,
+        /// The stored scale (byte or FP32 bits).
+        scale: u32,
+    },
     /// A code that the selected grid does not define (e.g. INT4 -8 in IF4).
-    InvalidCode { index: usize, code: u8 },
+    /// A code the selected grid does not define: the element index and the code.
+    InvalidCode {
+        /// Index of the element.
+        index: usize,
+        /// The code.
+        code: u8,
+    },
 }
+
+impl core::error::Error for DecodeError {}
 
 impl core::fmt::Display for DecodeError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {

@@ -18,7 +18,9 @@ use crate::quant::{Profile, Quantized};
 
 /// Metadata keys written by gridgames.
 pub const META_FORMAT: &str = "gridgames.format";
+/// Metadata key: the profile (`gridgames.profile`) that produced a checkpoint's codes.
 pub const META_PROFILE: &str = "gridgames.profile";
+/// Metadata key: the gridgames version that wrote the checkpoint.
 pub const META_VERSION: &str = "gridgames.version";
 /// Which tensors `quantize` quantized (the selection rule in words).
 pub const META_RULE: &str = "gridgames.rule";
@@ -26,19 +28,26 @@ pub const META_RULE: &str = "gridgames.rule";
 /// A float tensor read from a file, converted exactly to f32.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FloatTensor {
+    /// Tensor name (the safetensors key, or the `.npy` file stem).
     pub name: String,
+    /// Shape, outermost dimension first.
     pub shape: Vec<usize>,
+    /// Values in row-major order, widened to f32 exactly.
     pub data: Vec<f32>,
 }
 
 /// A quantized tensor as stored in a container.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredQuantized {
+    /// Name of the original tensor (without the `.weight` suffix conventions).
     pub name: String,
     /// Shape of the original (unquantized) tensor.
     pub shape: Vec<usize>,
+    /// Packed 4-bit codes, two per byte in the format's nibble order.
     pub codes: Vec<u8>,
+    /// Block scales, `scale_bytes` per group, in group order (linear layout).
     pub scales: Vec<u8>,
+    /// Per-tensor FP32 scale, when the format has one.
     pub tensor_scale: Option<f32>,
     /// Zeros appended to every row before quantizing (`gridgames.<name>.padded`): the codes
     /// hold `shape[..-1] × (last + row_padding)` values, row after row.

@@ -5,8 +5,11 @@
 /// A parsed array: dtype descriptor, shape and the raw little-endian data.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Npy<'a> {
+    /// NumPy dtype string (`<f4`, `<f2`, `<u2`, `|u1`, ...).
     pub descr: String,
+    /// Shape (C order).
     pub shape: Vec<usize>,
+    /// The raw little-endian data bytes, borrowed from the file.
     pub data: &'a [u8],
 }
 
@@ -24,7 +27,9 @@ fn item_size(descr: &str) -> Option<usize> {
 /// A parsed `.npy` header: where the data starts and how long it must be.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Header {
+    /// NumPy dtype string of the array.
     pub descr: String,
+    /// Shape (C order).
     pub shape: Vec<usize>,
     /// Byte offset of the data (the header's end).
     pub data_start: usize,

@@ -35,8 +35,11 @@ const MAX_SAFETENSORS_HEADER: u64 = 100_000_000;
 /// Element type of a float input tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FloatDtype {
+    /// IEEE binary32.
     F32,
+    /// IEEE binary16.
     F16,
+    /// bfloat16 (stored as `<u2` in `.npy`).
     Bf16,
 }
 
@@ -75,7 +78,9 @@ impl FloatDtype {
 /// quantized is copied byte for byte).
 #[derive(Clone, Debug, PartialEq)]
 pub struct RawSource {
+    /// Tensor name.
     pub name: String,
+    /// Shape, outermost dimension first.
     pub shape: Vec<usize>,
     /// The safetensors dtype, as stored.
     pub stored: Dtype,
@@ -88,8 +93,11 @@ pub struct RawSource {
 /// A float tensor inside a file: where its data lies, not the data.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FloatSource {
+    /// Tensor name.
     pub name: String,
+    /// Shape, outermost dimension first.
     pub shape: Vec<usize>,
+    /// Stored element type, converted to f32 exactly on read.
     pub dtype: FloatDtype,
     /// Absolute byte offset of the first element.
     pub offset: u64,

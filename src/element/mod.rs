@@ -26,6 +26,7 @@ pub enum Specials {
 /// Integer or floating-point element.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kind {
+    /// Sign, exponent and mantissa fields (IEEE-like, with the element's own specials).
     Float,
     /// Two's complement (signed) or plain binary (unsigned) integer.
     Int,
@@ -33,18 +34,29 @@ pub enum Kind {
 
 /// An element format, fully described by its bit fields. Built-in instances come from
 /// `spec/elements/*.yaml` through the generated tables.
+// Not constructible outside the crate: every instance comes from the validated spec
+// pipeline (generated tables or `spec::load_format`), so a hand-built value cannot break
+// the invariants decode relies on (e.g. `selector_of_byte` covering every scale byte).
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Element {
+    /// Name as in `spec/elements/` (`e2m1`, `ue4m3`, ...).
     pub name: &'static str,
+    /// Float or integer.
     pub kind: Kind,
     /// Total width in bits, sign included.
     pub bits: u32,
+    /// Whether the top bit is a sign (floats) or the integer is two's complement.
     pub signed: bool,
+    /// Width of the exponent field (0 for integers).
     pub exponent_bits: u32,
+    /// Width of the mantissa (fraction) field.
     pub mantissa_bits: u32,
+    /// Exponent bias: a normal code with field e is 1.m · 2^(e − bias).
     pub bias: i32,
     /// Whether exponent field 0 holds subnormals (E8M0 has none: field 0 is 2^-127).
     pub subnormals: bool,
+    /// Which codes are Inf or NaN.
     pub specials: Specials,
 }
 
@@ -68,7 +80,9 @@ pub enum Rounding {
 /// and so on. Callers that need an error on such events inspect this.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
+    /// The input was representable: the code decodes to it exactly.
     Exact,
+    /// The input was rounded to a neighbouring finite value.
     Rounded,
     /// The value was beyond the largest finite magnitude and the policy saturated it.
     Saturated,
@@ -115,8 +129,11 @@ impl core::fmt::Display for EncodeError {
 /// little more, strictly less than one unit of the significand's last bit".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Magnitude {
+    /// Integer significand.
     pub significand: u128,
+    /// Binary exponent applied to the significand.
     pub exponent: i32,
+    /// Set when the true value is strictly above `significand · 2^exponent`, by less than one unit.
     pub sticky: bool,
 }
 

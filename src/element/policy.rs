@@ -35,8 +35,10 @@ pub enum Policy {
 }
 
 impl Policy {
+    /// Every policy, in a fixed order (for listings and exhaustive tests).
     pub const ALL: [Policy; 3] = [Policy::Satfinite, Policy::MlDtypes, Policy::Ocp];
 
+    /// The name used on the command line and in vector files.
     pub fn name(&self) -> &'static str {
         match self {
             Policy::Satfinite => "satfinite",
@@ -45,6 +47,7 @@ impl Policy {
         }
     }
 
+    /// Inverse of [`Policy::name`].
     pub fn from_name(name: &str) -> Option<Policy> {
         Policy::ALL.into_iter().find(|p| p.name() == name)
     }

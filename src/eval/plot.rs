@@ -7,6 +7,7 @@ use std::fmt::Write;
 /// One line of a chart.
 #[derive(Clone, Debug)]
 pub struct Series {
+    /// Legend label.
     pub name: String,
     /// (x, y) points; x > 0.
     pub points: Vec<(f64, f64)>,
@@ -17,13 +18,17 @@ pub struct Series {
 /// A chart description.
 #[derive(Clone, Debug)]
 pub struct Chart {
+    /// Chart title.
     pub title: String,
+    /// Label of the horizontal axis.
     pub x_label: String,
+    /// Label of the vertical axis.
     pub y_label: String,
     /// log10 y axis.
     pub log_y: bool,
     /// Format y tick labels as percentages (y is a fraction).
     pub percent_y: bool,
+    /// The series drawn, in legend order.
     pub series: Vec<Series>,
 }
 

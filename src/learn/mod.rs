@@ -122,6 +122,7 @@ pub struct Config {
 /// One iteration's report (for progress bars and the provenance).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Progress {
+    /// Iteration number, from 1.
     pub iteration: u32,
     /// Σ min_j error / Σ x²: the relative MSE of the grids (without output rounding).
     pub objective: f64,
@@ -136,16 +137,22 @@ pub struct Progress {
 pub enum Stop {
     /// No assignment changed and no value moved.
     Converged,
+    /// The iteration bound was reached.
     Iterations,
+    /// The time bound was reached.
     Time,
 }
 
 /// The learned grids and how the run went.
 #[derive(Clone, Debug)]
 pub struct Outcome {
+    /// The learned grids, in the order given.
     pub grids: Vec<LearnGrid>,
+    /// Iterations run.
     pub iterations: u32,
+    /// Why the run stopped.
     pub stop: Stop,
+    /// The last iteration's report.
     pub last: Progress,
     /// Fraction of groups on each grid at the end.
     pub share: Vec<f64>,

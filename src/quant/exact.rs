@@ -9,17 +9,22 @@ use crate::element::Magnitude;
 /// (a 26-bit grid midpoint times a 24-bit scale times a 24-bit tensor scale).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Exact {
+    /// Sign (true for values below zero; zero is never negative).
     pub negative: bool,
+    /// Magnitude's integer mantissa.
     pub mantissa: u128,
+    /// Binary exponent: the magnitude is `mantissa · 2^exponent`.
     pub exponent: i32,
 }
 
 impl Exact {
+    /// Zero.
     pub const ZERO: Exact = Exact {
         negative: false,
         mantissa: 0,
         exponent: 0,
     };
+    /// One.
     pub const ONE: Exact = Exact {
         negative: false,
         mantissa: 1,
@@ -38,6 +43,7 @@ impl Exact {
         .trimmed()
     }
 
+    /// The exact value of a finite f32.
     pub fn of_f32(x: f32) -> Exact {
         Exact::of_f64(x as f64)
     }
@@ -55,10 +61,12 @@ impl Exact {
         self
     }
 
+    /// Whether the value is zero.
     pub fn is_zero(&self) -> bool {
         self.mantissa == 0
     }
 
+    /// The magnitude.
     pub fn abs(self) -> Exact {
         Exact {
             negative: false,

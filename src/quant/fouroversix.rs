@@ -14,7 +14,7 @@
 //! * INT4 (IF4): round(clamp(scaled · f32(7/6), −7, 7)), two's-complement codes;
 //! * error of a candidate: dequantized = ((q · scale) · amax) [· f32(6/7)] / f32(Vmax·Smax),
 //!   then Σ (dq − x)² (or Σ|dq − x|, or max|dq − x|) in f32, summed the way PyTorch's CPU
-//!   `sum` does for 16 contiguous values: lane k = v[k] + v[k+8], then lanes 0..7 in order;
+//!   `sum` does for 16 contiguous values: lane k = `v[k] + v[k+8]`, then lanes 0..7 in order;
 //! * the second candidate (INT4, map-to-4) wins only when its error is strictly smaller.
 //!
 //! Vmax·Smax is 6·448 = 2688 for IF4 and static-6 NVFP4, 6·256 = 1536 for Four Over Six

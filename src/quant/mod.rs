@@ -19,7 +19,9 @@ use crate::format::{Format, ScaleRounding};
 /// The result of quantizing a tensor.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Quantized {
+    /// The format quantized to.
     pub format: Format,
+    /// The profile whose arithmetic was reproduced.
     pub profile: Profile,
     /// Number of input values (before padding).
     pub len: usize,
@@ -62,17 +64,29 @@ impl Quantized {
 #[derive(Clone, Debug, PartialEq)]
 pub enum QuantError {
     /// The length is not a multiple of the group size and padding was not asked for.
-    Length { len: usize, group: u32 },
+    /// The input is not a whole number of groups: its length and the group size.
+    Length {
+        /// Number of input values.
+        len: usize,
+        /// The format's group size.
+        group: u32,
+    },
     /// A NaN or infinite input under a profile that has no rule for it.
     NonFinite {
+        /// Index of the first non-finite input value.
         index: usize,
+        /// Its f32 bit pattern.
         bits: u32,
+        /// The profile that has no rule for it.
         profile: &'static str,
     },
     /// The profile does not apply to this format.
     ProfileNotForFormat {
+        /// The profile asked for.
         profile: &'static str,
+        /// The format it was asked for.
         format: &'static str,
+        /// The formats the profile supports.
         supported: &'static str,
     },
 }
@@ -110,7 +124,9 @@ pub struct TensorContext {
 
 /// A quantizer for one format and profile, with its grids prepared for exact search.
 pub struct Quantizer {
+    /// The format.
     pub format: Format,
+    /// The profile.
     pub profile: Profile,
     grids: Vec<PreparedGrid>,
 }
@@ -118,13 +134,18 @@ pub struct Quantizer {
 /// The quantized form of one group: unpacked codes, the stored scale, the grid.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GroupResult {
+    /// One code per element, unpacked (low 4 bits).
     pub codes: Vec<u8>,
+    /// The stored scale: its byte (selector bits included) or FP32 bit pattern.
     pub scale: u32,
+    /// Index of the grid chosen.
     pub grid: usize,
+    /// Sum of squared errors of the decoded group against the input (f64).
     pub sse: f64,
 }
 
 impl Quantizer {
+    /// A quantizer; fails when the profile does not apply to the format.
     pub fn new(format: &Format, profile: Profile) -> Result<Quantizer, QuantError> {
         profile.check_format(format)?;
         let grids = format.grids.iter().map(PreparedGrid::new).collect();

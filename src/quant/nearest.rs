@@ -14,12 +14,16 @@ use crate::format::{Grid, Ties};
 pub struct PreparedGrid {
     /// (value, code), ascending by value. For sign-magnitude grids only codes 0..7.
     pub points: Vec<(Exact, u8)>,
+    /// Exact midpoints between adjacent values, ascending.
     pub midpoints: Vec<Exact>,
+    /// The grid's tie rule.
     pub ties: Ties,
+    /// Search on magnitudes and keep the input's sign (E2M1-like grids).
     pub sign_magnitude: bool,
 }
 
 impl PreparedGrid {
+    /// Prepare a grid: sort its valid values and compute their midpoints exactly.
     pub fn new(grid: &Grid) -> PreparedGrid {
         let codes: Vec<u8> = if grid.sign_magnitude {
             (0..8).collect()

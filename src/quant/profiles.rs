@@ -50,6 +50,7 @@ pub enum Profile {
 }
 
 impl Profile {
+    /// Every profile, in listing order.
     pub const ALL: [Profile; 12] = [
         Profile::Reference,
         Profile::Te,
@@ -65,6 +66,7 @@ impl Profile {
         Profile::Fouroversix,
     ];
 
+    /// The name used on the command line, in vector files and in checkpoint metadata.
     pub fn name(&self) -> &'static str {
         match self {
             Profile::Reference => "reference",
@@ -82,6 +84,7 @@ impl Profile {
         }
     }
 
+    /// Inverse of [`Profile::name`].
     pub fn from_name(name: &str) -> Option<Profile> {
         Profile::ALL.into_iter().find(|p| p.name() == name)
     }

@@ -29,10 +29,12 @@ fn nan_result(result: f32, a: f32, b: f32) -> f32 {
     }
 }
 
+/// `a * b` as ATen's CPU kernels compute it, NaN payload rules included.
 pub fn mul(a: f32, b: f32) -> f32 {
     nan_result(a * b, a, b)
 }
 
+/// `a / b` as ATen's CPU kernels compute it, NaN payload rules included.
 pub fn div(a: f32, b: f32) -> f32 {
     nan_result(a / b, a, b)
 }

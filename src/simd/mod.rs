@@ -153,6 +153,7 @@ impl Backend {
 /// How to run a fast-path operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Options {
+    /// Which kernels run (`Backend::best()` for the CPU's best tier).
     pub backend: Backend,
     /// Worker threads (1 = the calling thread only). Small inputs use fewer.
     pub threads: usize,

@@ -15,9 +15,13 @@ use serde_saphyr::Spanned;
 /// A spec error with the file, the line and the field it concerns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpecError {
+    /// The spec file (as given to the loader).
     pub file: String,
+    /// 1-based line of the offending field, when known.
     pub line: Option<u32>,
+    /// The field path (`grids[e2m1].values[3]`, `scale.bytes`, ...).
     pub field: String,
+    /// What is wrong and, where one exists, the fix.
     pub message: String,
 }
 
@@ -42,15 +46,21 @@ type Str = Spanned<String>;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ElementFile {
+    /// Element name; must match the file stem.
     pub name: Str,
     /// `float` or `int`.
     pub kind: Str,
+    /// Total width in bits (2..=32), sign included.
     pub bits: Spanned<u32>,
+    /// Whether the element has a sign bit (floats) or is two's complement (ints).
     pub signed: bool,
+    /// Exponent field width (floats).
     #[serde(default)]
     pub exponent_bits: u32,
+    /// Mantissa field width (floats).
     #[serde(default)]
     pub mantissa_bits: u32,
+    /// Exponent bias (floats).
     #[serde(default)]
     pub bias: i32,
     /// Whether exponent field 0 holds subnormals. Default true.
@@ -59,6 +69,7 @@ pub struct ElementFile {
     /// `none`, `ieee` or `nan-all-ones`.
     #[serde(default = "default_specials")]
     pub specials: Str,
+    /// Where the element is defined (standard, section, library cross-check).
     pub provenance: Str,
 }
 
@@ -78,11 +89,16 @@ fn default_specials() -> Str {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FormatFile {
+    /// Format name; must match the file stem.
     pub name: Str,
+    /// One-line description.
     #[serde(default)]
     pub description: Option<String>,
+    /// Elements per block (even, 2..=4096).
     pub group_size: Spanned<u32>,
+    /// One to four grids.
     pub grids: Spanned<Vec<GridSpec>>,
+    /// The block scale.
     pub scale: ScaleSpec,
     /// `f32` (a per-tensor FP32 decode scale) or `none`.
     pub tensor_scale: Str,
@@ -92,9 +108,11 @@ pub struct FormatFile {
     pub provenance: Str,
 }
 
+/// One grid as written in a format file (before validation).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GridSpec {
+    /// Grid name, unique within the format.
     pub name: Str,
     /// Derive the 16 values by decoding every code of this element format.
     #[serde(default)]
@@ -111,6 +129,7 @@ pub struct GridSpec {
     /// rounded once to f32 (that rounding is then part of the format).
     #[serde(default)]
     pub factor: Option<Str>,
+    /// `rne-f32` when `factor` is a rational whose products are rounded once to f32.
     #[serde(default)]
     pub factor_rounding: Option<Str>,
     /// Codes that are not valid in this grid (e.g. INT4 -8).
@@ -124,6 +143,7 @@ pub struct GridSpec {
     pub ties: Str,
 }
 
+/// The `scale:` section of a format file (before validation).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScaleSpec {
@@ -167,16 +187,25 @@ fn default_one() -> u32 {
 /// A validated element format.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolvedElement {
+    /// Element name.
     pub name: String,
+    /// Integer element (else float).
     pub is_int: bool,
+    /// Total width in bits.
     pub bits: u32,
+    /// Has a sign bit / is two's complement.
     pub signed: bool,
+    /// Exponent field width.
     pub exponent_bits: u32,
+    /// Mantissa field width.
     pub mantissa_bits: u32,
+    /// Exponent bias.
     pub bias: i32,
+    /// Whether exponent field 0 holds subnormals.
     pub subnormals: bool,
     /// Which codes are Inf/NaN.
     pub specials: SpecialsRule,
+    /// The spec's provenance text, trimmed.
     pub provenance: String,
 }
 
@@ -249,9 +278,13 @@ impl ScaleRule {
 /// A validated grid: 16 f32 bit patterns, code 0 first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolvedGrid {
+    /// Grid name.
     pub name: String,
+    /// f32 bit patterns of the 16 codes, code 0 first.
     pub values: [u32; 16],
+    /// Bit c set when code c is valid.
     pub valid: u16,
+    /// f32 bits of the value the group maximum maps to.
     pub target: u32,
     /// The tie rule.
     pub ties: TieRule,
@@ -265,24 +298,35 @@ pub struct ResolvedGrid {
 /// A validated format.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolvedFormat {
+    /// Format name.
     pub name: String,
+    /// One-line description.
     pub description: String,
+    /// Elements per block.
     pub group_size: u32,
+    /// The validated grids.
     pub grids: Vec<ResolvedGrid>,
     /// The block-scale element, resolved (so no later lookup can miss it).
     pub scale_element: ResolvedElement,
+    /// Bytes per stored scale (1, or 4 for f32).
     pub scale_bytes: u32,
+    /// Scale bits that carry the value.
     pub value_mask: u32,
+    /// Scale bits that select the grid.
     pub selector_mask: u32,
     /// For every scale byte value: the grid index, or -1 when the selector bits are invalid.
     pub selector_of_byte: Vec<i8>,
     /// For every grid: the selector bits to OR into the scale byte.
     pub selector_bits_of_grid: Vec<u32>,
+    /// Largest scale value (f32 bits) the quantizer may produce, when capped.
     pub scale_max: Option<u32>,
     /// The reference block-scale rounding.
     pub scale_rounding: ScaleRule,
+    /// Whether an FP32 per-tensor scale is part of the format.
     pub tensor_scale: bool,
+    /// Element 2i in the high nibble (bitsandbytes order).
     pub high_nibble_first: bool,
+    /// The spec's provenance text, trimmed.
     pub provenance: String,
 }
 
@@ -347,7 +391,9 @@ fn parse_line_from_message(message: &str) -> Option<u32> {
 /// An exact dyadic rational `mantissa · 2^exponent` (mantissa signed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Dyadic {
+    /// Signed integer mantissa.
     pub mantissa: i128,
+    /// Binary exponent.
     pub exponent: i32,
 }
 
@@ -387,6 +433,7 @@ impl Dyadic {
         Some(f.to_bits())
     }
 
+    /// The exact value of a finite f32 bit pattern (0 for ±0).
     pub fn from_f32_bits(bits: u32) -> Dyadic {
         let f = f32::from_bits(bits) as f64;
         if f == 0.0 {
@@ -457,7 +504,9 @@ fn pow2(e: i32) -> Option<f64> {
 /// An exact value as written in a spec: a dyadic, or a rational `p/q` (only for factors).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExactValue {
+    /// An exact dyadic rational.
     Dyadic(Dyadic),
+    /// `p/q` with q > 0, not necessarily dyadic (factors only).
     Rational(i64, i64),
 }
 
@@ -601,6 +650,7 @@ fn exact_f32(file: &str, field: &str, s: &Str) -> Result<u32, SpecError> {
 // ---------------------------------------------------------------------------------------------
 // Validation.
 
+/// Validate a parsed element file.
 pub fn resolve_element(file: &str, e: &ElementFile) -> Result<ResolvedElement, SpecError> {
     let is_int = match e.kind.value.as_str() {
         "float" => false,
@@ -1027,6 +1077,7 @@ fn round_rational_to_f32(v: Dyadic, p: i64, q: i64) -> Option<u32> {
     Some((if negative { -f } else { f }).to_bits())
 }
 
+/// Validate a parsed format file against the known elements.
 pub fn resolve_format(
     file: &str,
     f: &FormatFile,

@@ -76,15 +76,20 @@ pub const DECODE_RULES: &[(&str, &str)] = &[
 /// One quantize input.
 #[derive(Clone, Debug, PartialEq)]
 pub struct QuantCase {
+    /// Case name (unique within its file).
     pub name: String,
+    /// The rule of the spec the case exercises.
     pub rule: &'static str,
+    /// Input values, a whole number of groups.
     pub x: Vec<f32>,
 }
 
 /// One decode input.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DecodeCase {
+    /// Case name (unique within its file).
     pub name: String,
+    /// The rule of the spec the case exercises.
     pub rule: &'static str,
     /// Packed codes in the format's nibble order.
     pub codes: Vec<u8>,

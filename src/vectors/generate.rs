@@ -19,7 +19,9 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// One generated file: its path relative to `vectors/`, and its text.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GeneratedFile {
+    /// Path relative to the vectors directory.
     pub path: String,
+    /// The file's full text.
     pub text: String,
 }
 

@@ -64,6 +64,7 @@ pub fn parse_bytes(s: &str, field: &str) -> Result<Vec<u8>, String> {
 /// One parsed data line: its fields in order.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Line {
+    /// `key=value` fields in file order.
     pub fields: Vec<(String, String)>,
 }
 
@@ -107,7 +108,9 @@ impl Line {
 /// A whole case file: header keys (in order) and data lines with their 1-based line numbers.
 #[derive(Clone, Debug, Default)]
 pub struct CaseFile {
+    /// `# key: value` header lines, in order.
     pub header: Vec<(String, String)>,
+    /// Data lines with their 1-based line numbers.
     pub lines: Vec<(usize, Line)>,
 }
 

@@ -95,6 +95,7 @@ impl Class {
         }
     }
 
+    /// Inverse of [`Class::name`].
     pub fn from_name(name: &str) -> Option<Class> {
         Class::ALL.into_iter().find(|c| c.name() == name)
     }
@@ -103,10 +104,15 @@ impl Class {
 /// One mismatch: where it is and what was expected.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Mismatch {
+    /// The mismatch class (what kind of difference).
     pub class: Class,
+    /// The case (vector line or tensor) it occurred in.
     pub case: String,
+    /// The group index, when the mismatch is in one group.
     pub group: Option<usize>,
+    /// The element index within the case, when it is one element.
     pub element: Option<usize>,
+    /// Expected and actual values, in words.
     pub detail: String,
 }
 
@@ -163,9 +169,13 @@ impl Coverage {
 /// The result of verifying one or more cases.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Report {
+    /// Cases checked.
     pub cases: usize,
+    /// Groups checked.
     pub groups: usize,
+    /// Elements checked.
     pub elements: usize,
+    /// Every mismatch found, in input order.
     pub mismatches: Vec<Mismatch>,
     /// What the checked inputs exercised (quantize checks).
     pub coverage: Coverage,
@@ -274,8 +284,11 @@ pub struct Answer {
 
 /// Checks quantized outputs for one format and profile.
 pub struct Verifier {
+    /// The format checked.
     pub format: Format,
+    /// The profile the outputs must match.
     pub profile: Profile,
+    /// What differences are allowed (classes) and how the input is laid out.
     pub options: Options,
     full: Quantizer,
     singles: Vec<Quantizer>,
@@ -291,6 +304,7 @@ fn exact_to_f64(e: &Exact) -> f64 {
 }
 
 impl Verifier {
+    /// A verifier; fails when the profile does not apply to the format.
     pub fn new(format: &Format, profile: Profile, options: Options) -> Result<Verifier, String> {
         let full = Quantizer::new(format, profile).map_err(|e| e.to_string())?;
         let singles = (0..format.grids.len())
@@ -785,7 +799,9 @@ pub fn check_decoded(
 /// Where a case file's format and profile come from when its header does not say.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Overrides<'a> {
+    /// Use this format instead of the file's `# format:` header.
     pub format: Option<&'a Format>,
+    /// Use this profile instead of the file's `# profile:` header.
     pub profile: Option<Profile>,
 }
 
