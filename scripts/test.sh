@@ -54,7 +54,7 @@ if [ -f tests/simd_equal.rs ]; then
             continue
         fi
         echo "== SIMD equality tests, GRIDGAMES_SIMD=$path"
-        GRIDGAMES_SIMD=$path cargo test --release --test simd_equal
+        GRIDGAMES_SIMD=$path cargo test --release --test it simd_equal::
     done
 fi
 

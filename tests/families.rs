@@ -9,7 +9,7 @@
 //! Expected values come from the peer library's files, from the published numbers,
 //! or from oracles written here (brute-force nearest search, SSE from decoded values).
 
-mod support;
+use crate::support;
 use std::path::Path;
 
 use gridgames::eval::{self, Distribution, Profile};

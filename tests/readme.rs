@@ -6,7 +6,7 @@
 //! repository. `cargo run --release -- demo` runs as `gridgames demo` (the same binary);
 //! `bash scripts/test.sh` is the command that runs this test, so it is reported as SKIP (with
 //! the reason) instead of recursing; a `pip install` line is run by scripts/test.sh itself.
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
