@@ -24,4 +24,5 @@ mod soak;
 mod spec_errors;
 mod spec_tables;
 mod vectors;
+mod vectors_backends;
 mod verify_planted;
