@@ -15,25 +15,17 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion};
 use gridgames::emu::{self, Elements, Layout, Operand};
 
-struct SplitMix(u64);
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
+use gridgames::rng::SplitMix64;
 
 const N: usize = 256;
 
 /// A (M×K codes, row-major), B (K×N codes, column-major), scales of A (M×K/16), of B (N×K/16).
 fn matrices() -> (Vec<u32>, Vec<u32>, Vec<u8>, Vec<u8>) {
-    let mut r = SplitMix(42);
-    let a: Vec<u32> = (0..N * N).map(|_| (r.next() % 16) as u32).collect();
-    let b: Vec<u32> = (0..N * N).map(|_| (r.next() % 16) as u32).collect();
-    let mut scale = || -> u8 { (0x20 + r.next() % 0x40) as u8 | (((r.next() % 2) as u8) << 7) };
+    let mut r = SplitMix64::new(42);
+    let a: Vec<u32> = (0..N * N).map(|_| (r.next_u64() % 16) as u32).collect();
+    let b: Vec<u32> = (0..N * N).map(|_| (r.next_u64() % 16) as u32).collect();
+    let mut scale =
+        || -> u8 { (0x20 + r.next_u64() % 0x40) as u8 | (((r.next_u64() % 2) as u8) << 7) };
     let sa: Vec<u8> = (0..N * N / 16).map(|_| scale()).collect();
     let sb: Vec<u8> = (0..N * N / 16).map(|_| scale()).collect();
     (a, b, sa, sb)

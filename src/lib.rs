@@ -35,7 +35,8 @@
 //! | conformance | [`vectors`] (golden vectors, `verify`), [`container`] (`.npy`, safetensors; feature `io`) | std |
 //! | hardware | [`emu`] (MMA instructions, GEMM recipes, NVIDIA conversions live in [`element::cuda`]) | std |
 //! | research | [`learn`] (grid learning), [`eval`] (MSE studies, plots) | std |
-//! | plumbing | [`fsio`] (capped reads, atomic writes) | std |
+//! | plumbing | [`rng`] (the one seeded generator, SplitMix64) | yes |
+//! | | [`fsio`] (capped reads, atomic writes) | std |
 //!
 //! With `default-features = false` the crate is `no_std` without `alloc`: element formats,
 //! grids, the generated tables and block decode, for firmware. Feature `std` adds the
@@ -58,6 +59,8 @@ pub mod decode;
 pub mod element;
 #[forbid(unsafe_code)]
 pub mod format;
+#[forbid(unsafe_code)]
+pub mod rng;
 #[forbid(unsafe_code)]
 pub mod tables;
 

@@ -115,16 +115,12 @@ fn checked_in_vectors_match() {
 // ---------------------------------------------------------------------------------------------
 // Side-by-side run.
 
-/// splitmix64: a fixed, dependency-free generator so every run tests the same patterns.
-struct Rng(u64);
+/// A fixed generator (the crate's SplitMix64) so every run tests the same patterns.
+struct Rng(gridgames::rng::SplitMix64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 }
 
@@ -188,7 +184,9 @@ fn patterns(e: &Element) -> Vec<u32> {
     ] {
         out.push(special);
     }
-    let mut rng = Rng(0x6d6c_5f64_7479_7065 ^ e.bits as u64 ^ (e.mantissa_bits as u64) << 8);
+    let mut rng = Rng(gridgames::rng::SplitMix64::new(
+        0x6d6c_5f64_7479_7065 ^ e.bits as u64 ^ (e.mantissa_bits as u64) << 8,
+    ));
     for _ in 0..4096 {
         // More NaN payloads, both signs.
         let payload = (rng.next() as u32 & 0x007f_ffff).max(1);

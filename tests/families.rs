@@ -34,15 +34,11 @@ fn format(name: &str) -> &'static Format {
 /// scripts/peers/make_fouroversix_vectors.py `inputs()`, re-implemented: SplitMix64, an
 /// Irwin–Hall sum of four 21-bit uniforms, 2^k per group, 2^t per tensor, an outlier in one
 /// group of eight. Integer-only, so both sides agree exactly (the file's SHA-256 checks it).
-struct SplitMix64(u64);
+struct SplitMix64(gridgames::rng::SplitMix64);
 
 impl SplitMix64 {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut x = self.0;
-        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        x ^ (x >> 31)
+        self.0.next_u64()
     }
     fn below(&mut self, n: u64) -> i64 {
         (((self.next() >> 32) * n) >> 32) as i64
@@ -53,7 +49,7 @@ const ROWS: usize = 64;
 const COLS: usize = 256;
 
 fn random_tensors(n: usize) -> Vec<Vec<f32>> {
-    let mut rng = SplitMix64(20261127);
+    let mut rng = SplitMix64(gridgames::rng::SplitMix64::new(20261127));
     (0..n)
         .map(|_| {
             let t = rng.below(41) - 20;

@@ -14,14 +14,8 @@ pub struct Rng {
 impl Rng {
     /// A generator seeded from one 64-bit value through SplitMix64 (never all-zero state).
     pub fn new(seed: u64) -> Rng {
-        let mut z = seed;
-        let mut next = || {
-            z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut x = z;
-            x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            x ^ (x >> 31)
-        };
+        let mut seeder = crate::rng::SplitMix64::new(seed);
+        let mut next = || seeder.next_u64();
         Rng {
             s: [next(), next(), next(), next()],
             spare: None,

@@ -2,11 +2,13 @@
 //! rounded IEEE operations (+, −, ×, ÷, sqrt) are used, so the vectors come out identical on
 //! every platform; `ln`/`cos` are avoided because libm results differ between systems.
 
-/// SplitMix64 (Steele, Lea, Flood 2014): one 64-bit state, full period, good enough mixing for
-/// test inputs.
+use crate::rng::SplitMix64;
+
+/// The case generator: [`crate::rng::SplitMix64`] seeded from a label, with the few
+/// distributions the catalogue needs.
 #[derive(Clone, Debug)]
 pub struct Rng {
-    state: u64,
+    inner: SplitMix64,
 }
 
 impl Rng {
@@ -18,16 +20,14 @@ impl Rng {
             h ^= b as u64;
             h = h.wrapping_mul(0x0000_0100_0000_01b3);
         }
-        Rng { state: h }
+        Rng {
+            inner: SplitMix64::new(h),
+        }
     }
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.inner.next_u64()
     }
 
     /// Uniform integer in `0..n` (n > 0); the modulo bias is irrelevant for test inputs.

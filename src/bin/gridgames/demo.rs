@@ -8,6 +8,7 @@ use std::time::Instant;
 use gridgames::container::npy;
 use gridgames::decode::{self, Output};
 use gridgames::quant::{Profile, Quantized, Quantizer, TensorContext};
+use gridgames::rng::SplitMix64;
 use gridgames::tables;
 
 use crate::formats::bits_per_value;
@@ -24,16 +25,12 @@ pub struct Args {
 
 const MINILM: &[u8] = include_bytes!("../../../assets/demo/minilm_l0_query_64x384.npy");
 
-/// SplitMix64: tiny, deterministic, good enough for demo data.
-struct SplitMix(u64);
+/// Demo data: the crate's SplitMix64 with a uniform and a Box–Muller normal on top.
+struct SplitMix(SplitMix64);
 
 impl SplitMix {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     fn uniform(&mut self) -> f64 {
@@ -293,7 +290,7 @@ fn verify_demo(x: &[f32]) -> Result<Vec<String>, String> {
 }
 
 pub fn run(args: &Args) -> Result<ExitCode, String> {
-    let mut rng = SplitMix(args.seed);
+    let mut rng = SplitMix(SplitMix64::new(args.seed));
     let synthetic: Vec<f32> = (0..args.values).map(|_| rng.normal()).collect();
     let minilm = npy::parse(MINILM)
         .and_then(|a| a.to_f32(false))
