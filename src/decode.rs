@@ -75,9 +75,16 @@ impl core::fmt::Display for DecodeError {
 /// The 4-bit code of element `i` in a packed buffer.
 #[inline]
 pub fn code_at(format: &Format, codes: &[u8], i: usize) -> u8 {
+    nibble_at(format.high_nibble_first, codes, i)
+}
+
+/// The one definition of nibble order: element `i` is the low nibble of byte `i / 2` when
+/// `i` is even (PyTorch's `float4_e2m1fn_x2`, NVIDIA), the high nibble when even and
+/// `high_first` (bitsandbytes). The fast paths call this too.
+#[inline]
+pub(crate) fn nibble_at(high_first: bool, codes: &[u8], i: usize) -> u8 {
     let byte = codes[i / 2];
-    let low = i.is_multiple_of(2) != format.high_nibble_first;
-    if low {
+    if i.is_multiple_of(2) != high_first {
         byte & 0x0f
     } else {
         byte >> 4

@@ -29,7 +29,7 @@
 //!
 //! | layer | modules | `no_std` |
 //! |---|---|---|
-//! | numbers | [`element`] (element formats, exact round-once encode), [`format`] (formats, grids), [`tables`] (generated), [`decode`] (the oracle) | yes |
+//! | numbers | [`element`] (element formats, exact round-once encode), [`format`](mod@format) (formats, grids), [`tables`] (generated), [`decode`] (the oracle) | yes |
 //! | spec | [`spec`] (YAML schema, validation with file:line:field errors, runtime loading) | std |
 //! | quantize | [`quant`] (reference quantizer, one file per library profile), [`simd`] (fast path, per-ISA kernels) | std |
 //! | conformance | [`vectors`] (golden vectors, `verify`), [`container`] (`.npy`, safetensors; feature `io`) | std |

@@ -6,7 +6,7 @@
 pub mod exact;
 pub mod nearest;
 pub mod profiles;
-pub mod torch_cpu;
+pub(crate) mod torch_cpu;
 
 use exact::Exact;
 use nearest::PreparedGrid;
@@ -330,7 +330,7 @@ pub(crate) fn finish_group(
 }
 
 /// Write group `g`'s result into packed codes and stored scales (sized for the tensor).
-pub fn store_group(
+pub(crate) fn store_group(
     format: &Format,
     r: &GroupResult,
     g: usize,
@@ -349,7 +349,7 @@ pub fn store_group(
 }
 
 /// Store code `c` for element `i`.
-pub fn put_code(format: &Format, codes: &mut [u8], i: usize, c: u8) {
+pub(crate) fn put_code(format: &Format, codes: &mut [u8], i: usize, c: u8) {
     let low = i.is_multiple_of(2) != format.high_nibble_first;
     let byte = &mut codes[i / 2];
     if low {
@@ -392,7 +392,7 @@ pub fn min_target(f: &Format) -> f32 {
 
 /// Reference tensor scale: amax / (min_target · max_scale), rounded once to f32 (RNE).
 /// amax = 0 gives 1.0; a quotient below the smallest f32 subnormal gives that subnormal.
-pub fn reference_tensor_scale(f: &Format, amax: f32) -> f32 {
+pub(crate) fn reference_tensor_scale(f: &Format, amax: f32) -> f32 {
     if amax == 0.0 {
         return 1.0;
     }
@@ -407,7 +407,7 @@ pub fn reference_tensor_scale(f: &Format, amax: f32) -> f32 {
 
 /// Reference block scale (RNE): amax / (target · ts) rounded once, saturating at the
 /// format's largest scale. A zero group gets scale code 0.
-pub fn reference_scale_rne(f: &Format, amax: f32, target: f32, ts: f32) -> u32 {
+pub(crate) fn reference_scale_rne(f: &Format, amax: f32, target: f32, ts: f32) -> u32 {
     if f.scale_bytes == 4 {
         // FP32 absmax scales: amax / target rounded once to f32.
         let q = exact::quotient(Exact::of_f32(amax), Exact::of_f32(target));
@@ -436,7 +436,7 @@ pub fn reference_scale_rne(f: &Format, amax: f32, target: f32, ts: f32) -> u32 {
 
 /// OCP MX scale: 2^(floor(log2 amax) - floor(log2 target)), taken from exponent bits,
 /// clamped to the E8M0 range. A zero group gets code 0 (2^-127).
-pub fn reference_scale_floor_pow2(f: &Format, amax: f32, target: f32) -> u32 {
+pub(crate) fn reference_scale_floor_pow2(f: &Format, amax: f32, target: f32) -> u32 {
     if amax == 0.0 {
         return 0;
     }
@@ -446,7 +446,7 @@ pub fn reference_scale_floor_pow2(f: &Format, amax: f32, target: f32) -> u32 {
 }
 
 /// Exact floor(log2 |x|) of a finite non-zero f32, subnormals included.
-pub fn floor_log2(x: f32) -> i32 {
+pub(crate) fn floor_log2(x: f32) -> i32 {
     let bits = x.abs().to_bits();
     let field = (bits >> 23) as i32;
     if field == 0 {

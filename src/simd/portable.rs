@@ -23,15 +23,7 @@ pub(crate) trait DecodeKernel {
 /// Plain Rust decode.
 pub(crate) struct PortableDecode;
 
-#[inline]
-fn code_at(high_first: bool, codes: &[u8], i: usize) -> u8 {
-    let byte = codes[i / 2];
-    if i.is_multiple_of(2) != high_first {
-        byte & 0x0f
-    } else {
-        byte >> 4
-    }
-}
+use crate::decode::nibble_at as code_at;
 
 /// Decode elements `first..first + out.len()` whose groups are valid, group by group.
 #[inline]

@@ -9,7 +9,7 @@
 
 pub mod catalogue;
 pub mod generate;
-pub mod rng;
+pub(crate) mod rng;
 pub mod text;
 pub mod verify;
 
