@@ -6,6 +6,7 @@
 
 mod support;
 
+mod architecture;
 mod cli_errors;
 mod containers;
 mod cuda_cvt;
