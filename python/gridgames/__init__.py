@@ -717,18 +717,13 @@ def gemm(
     """
     import warnings
 
-    presets = {
-        "triton-sm90": "hopper/wgmma.f32.e4m3.e4m3",
-        "cublas-sm90-fp8-fast": "hopper/wgmma.f32.e4m3.e4m3",
-        "cublas-sm90-fp8": "hopper/wgmma.f32.e4m3.e4m3",
-        "triton-sm90-mmav2": "hopper/mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32",
-    }
     if instr is None:
-        if recipe not in presets:
-            raise ValueError("gemm: instr is required unless recipe is a preset")
-        instr = presets[recipe]
-        if recipe == "triton-sm90-mmav2" and ab_format is None:
-            ab_format = "e4m3"
+        try:
+            instr, data_format = _native.gemm_preset(recipe)
+        except ValueError:
+            raise ValueError("gemm: instr is required unless recipe is a preset") from None
+        if ab_format is None:
+            ab_format = data_format
     A = _codes(a, "a")
     B = _codes(b, "b")
     if A.shape[1] != B.shape[0]:

@@ -452,10 +452,20 @@ fn gemm_resolve(preset: &str, m: usize, n: usize, k: usize) -> PyResult<(String,
     Ok((r.name(), w))
 }
 
+/// A preset's instruction and data format (`None` when the instruction's own), from
+/// `emu::gemm::Preset`: the one table, so Python cannot drift from the CLI.
+#[pyfunction]
+fn gemm_preset(preset: &str) -> PyResult<(&'static str, Option<&'static str>)> {
+    let p = gridgames::emu::gemm::Preset::from_name(preset)
+        .ok_or_else(|| value_error(format!("`{preset}` is not a preset")))?;
+    Ok((p.instruction(), p.data_format()))
+}
+
 /// The native module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(version, m)?)?;
+    m.add_function(wrap_pyfunction!(gemm_preset, m)?)?;
     m.add_function(wrap_pyfunction!(formats, m)?)?;
     m.add_function(wrap_pyfunction!(profiles, m)?)?;
     m.add_function(wrap_pyfunction!(profile_evidence, m)?)?;

@@ -151,6 +151,15 @@ impl Preset {
         }
     }
 
+    /// The element format of A and B when it differs from the instruction's: Triton's
+    /// mmav2 path holds FP8 (E4M3) data and converts it exactly to f16 for the instruction.
+    pub fn data_format(self) -> Option<&'static str> {
+        match self {
+            Preset::TritonSm90Mmav2 => Some("e4m3"),
+            _ => None,
+        }
+    }
+
     /// The evidence (versions, kernels, the recorded run).
     pub fn evidence(self) -> &'static str {
         match self {

@@ -180,8 +180,14 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             instr.source
         );
     }
+    // A preset knows its data format (mmav2: E4M3 data on an f16 instruction); an explicit
+    // --ab-format wins.
+    let ab_format = args
+        .ab_format
+        .as_deref()
+        .or_else(|| preset.and_then(Preset::data_format));
     let data =
-        match &args.ab_format {
+        match ab_format {
             None => None,
             Some(f) => Some(Format::from_name(f).ok_or_else(|| {
                 format!("--ab-format {f}: not an element format the emulator knows")
