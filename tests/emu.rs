@@ -69,8 +69,8 @@ fn bad_spec_is_reported_with_file_name() {
     let bad = "arch: x\ndisplay: X\nprovenance: p\ninstructions:\n  - name: y\n    model: q-fdpa\n    a: f16\n    b: f16\n    k: 4\n    l_max: 4\n    F: 23\n    rounding: rz-fp32\n    e_zero: -1\n    source: s\n";
     let err = emu::spec::parse_all(&[("bad.yaml", bad)]).expect_err("unknown model");
     assert!(
-        err.to_string().contains("bad.yaml") && err.to_string().contains("q-fdpa"),
-        "{err}"
+        err.to_string().contains("bad.yaml:5:") && err.to_string().contains("q-fdpa"),
+        "the error names the file, the family's line (5) and the bad value: {err}"
     );
 }
 

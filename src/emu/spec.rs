@@ -13,22 +13,9 @@ use serde::Deserialize;
 use super::value::{Format, Rounding};
 use super::EmuError;
 
-/// The embedded spec files, `(file name, contents)`.
-pub const SPEC_FILES: [(&str, &str); 7] = [
-    ("volta.yaml", include_str!("../../spec/mma/volta.yaml")),
-    ("turing.yaml", include_str!("../../spec/mma/turing.yaml")),
-    ("ampere.yaml", include_str!("../../spec/mma/ampere.yaml")),
-    ("ada.yaml", include_str!("../../spec/mma/ada.yaml")),
-    ("hopper.yaml", include_str!("../../spec/mma/hopper.yaml")),
-    (
-        "blackwell-sm100.yaml",
-        include_str!("../../spec/mma/blackwell-sm100.yaml"),
-    ),
-    (
-        "blackwell-sm120.yaml",
-        include_str!("../../spec/mma/blackwell-sm120.yaml"),
-    ),
-];
+// `SPEC_FILES`: every `spec/mma/*.yaml`, listed by build.rs from the directory (a new file
+// cannot be forgotten), embedded with include_str!.
+include!(concat!(env!("OUT_DIR"), "/mma_spec_files.rs"));
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -42,7 +29,8 @@ struct ArchFile {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FamilySpec {
-    name: String,
+    /// Spanned: errors about a family name its line.
+    name: serde_saphyr::Spanned<String>,
     model: String,
     #[serde(default)]
     a: Option<String>,
@@ -197,9 +185,13 @@ pub fn parse_all(files: &[(&str, &str)]) -> Result<Registry, EmuError> {
         let parsed: ArchFile =
             serde_saphyr::from_str(text).map_err(|e| EmuError::Spec(format!("{file}: {e}")))?;
         for fam in &parsed.instructions {
-            for ins in expand(&parsed.arch, fam)
-                .map_err(|e| EmuError::Spec(format!("{file}: {}: {e}", fam.name)))?
-            {
+            for ins in expand(&parsed.arch, fam).map_err(|e| {
+                EmuError::Spec(format!(
+                    "{file}:{}: {}: {e}",
+                    fam.name.referenced.line(),
+                    fam.name.value
+                ))
+            })? {
                 let id = ins.id();
                 if reg
                     .index
@@ -268,6 +260,7 @@ fn expand(arch: &str, fam: &FamilySpec) -> Result<Vec<Instruction>, String> {
             for (block, scale) in &scales {
                 let name = fam
                     .name
+                    .value
                     .replace("{a}", a)
                     .replace("{b}", b)
                     .replace("{k}", &k.to_string())
