@@ -2,6 +2,7 @@
 //! (`gridgames --spec my-grid.yaml`). The parser and validator are the ones `build.rs` uses.
 
 pub mod schema;
+pub mod writer;
 
 use crate::element::{Element, Kind, Specials};
 use crate::format::{Format, Grid, ScaleRounding, Ties};

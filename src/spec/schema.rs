@@ -254,6 +254,24 @@ impl SpecialsRule {
 }
 
 impl TieRule {
+    /// Every rule.
+    pub const ALL: [TieRule; 4] = [
+        TieRule::EvenCode,
+        TieRule::LowerIndex,
+        TieRule::TowardZero,
+        TieRule::AwayFromZero,
+    ];
+
+    /// Its spelling in a spec file (`ties:`); the parser and the writer both use it.
+    pub fn yaml_name(self) -> &'static str {
+        match self {
+            TieRule::EvenCode => "even-code",
+            TieRule::LowerIndex => "lower-index",
+            TieRule::TowardZero => "toward-zero",
+            TieRule::AwayFromZero => "away-from-zero",
+        }
+    }
+
     /// The variant name of `format::Ties` this rule is (for generated code).
     pub fn rust_name(self) -> &'static str {
         match self {
@@ -266,6 +284,14 @@ impl TieRule {
 }
 
 impl ScaleRule {
+    /// Its spelling in a spec file (`scale.rounding:`).
+    pub fn yaml_name(self) -> &'static str {
+        match self {
+            ScaleRule::Rne => "rne",
+            ScaleRule::FloorPow2 => "floor-pow2",
+        }
+    }
+
     /// The variant name of `format::ScaleRounding` this rule is (for generated code).
     pub fn rust_name(self) -> &'static str {
         match self {
@@ -791,13 +817,13 @@ pub fn element_code_value(e: &ResolvedElement, code: u32) -> Option<Dyadic> {
 }
 
 fn ties_name(file: &str, s: &Str) -> Result<TieRule, SpecError> {
-    Ok(match s.value.as_str() {
-        "even-code" => TieRule::EvenCode,
-        "lower-index" => TieRule::LowerIndex,
-        "toward-zero" => TieRule::TowardZero,
-        "away-from-zero" => TieRule::AwayFromZero,
-        other => return Err(err(file, line_of(s), "grids[g].ties", format!("unknown tie rule `{other}` (expected even-code, lower-index, toward-zero, away-from-zero)"))),
-    })
+    TieRule::ALL
+        .into_iter()
+        .find(|t| t.yaml_name() == s.value)
+        .ok_or_else(|| {
+            let other = &s.value;
+            err(file, line_of(s), "grids[g].ties", format!("unknown tie rule `{other}` (expected even-code, lower-index, toward-zero, away-from-zero)"))
+        })
 }
 
 fn resolve_grid(

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use gridgames::eval::Distribution;
 use gridgames::learn::{self, Config, LearnGrid, Stop};
 use gridgames::spec;
+use gridgames::spec::schema::{ScaleRule, TieRule};
+use gridgames::spec::writer::{write_format, FormatDraft, GridDraft};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -277,18 +279,12 @@ fn yaml(
     command: &str,
     stop: &str,
 ) -> Result<String, String> {
-    let mut s = String::new();
-    s.push_str(&format!("name: {}\n", args.name));
-    if !args.description.is_empty() {
-        s.push_str(&format!("description: {}\n", args.description));
-    }
-    s.push_str(&format!("group_size: {}\ngrids:\n", args.group_size));
+    let mut grids = Vec::new();
     for (j, g) in outcome.grids.iter().enumerate() {
         let bits: Vec<u32> = match &fixed_bits[j] {
             Some(b) => b.clone(),
             None => learn::f32_values(g)?.iter().map(|v| v.to_bits()).collect(),
         };
-        s.push_str(&format!("  # {}\n", origin[j]));
         let name = match &fixed_bits[j] {
             Some(_) => origin[j]
                 .split_once('(')
@@ -298,25 +294,26 @@ fn yaml(
             None if args.mirror && j == 1 => "mirror".to_string(),
             None => format!("learned{j}"),
         };
-        s.push_str(&format!("  - name: {name}\n    values: ["));
-        for (k, b) in bits.iter().enumerate() {
-            if k > 0 {
-                s.push_str(if k % 4 == 0 { ",\n             " } else { ", " });
-            }
-            s.push_str(&format!("f32:{b:08x}"));
-        }
-        s.push_str("]\n    ties: lower-index\n");
+        grids.push(GridDraft {
+            comment: Some(origin[j].clone()),
+            name,
+            values: bits
+                .try_into()
+                .map_err(|_| "a learned grid does not have 16 values".to_string())?,
+            invalid_codes: Vec::new(),
+            target: None,
+            ties: TieRule::LowerIndex,
+        });
     }
+    // The container is NVFP4's: UE4M3 block scale (value bits 0..6, or 0..5 with two
+    // selector bits), FP32 tensor scale.
     let n = outcome.grids.len();
-    s.push_str("scale:\n  element: ue4m3\n");
-    match n {
-        1 => s.push_str("  value_mask: 0x7f\n"),
-        2 => s.push_str("  value_mask: 0x7f\n  selector_bits: [7]\n"),
-        _ => s.push_str("  value_mask: 0x3f\n  selector_bits: [7, 6]\n"),
-    }
-    s.push_str("  rounding: rne\ntensor_scale: f32\nnibble_order: low-first\n");
-    s.push_str("provenance: |\n");
-    let mut prov = vec![
+    let (value_mask, selector_bits) = match n {
+        1 => (0x7f, vec![]),
+        2 => (0x7f, vec![7]),
+        _ => (0x3f, vec![7, 6]),
+    };
+    let prov = vec![
         "OUR RECONSTRUCTION, not the paper's values (Grid Games, arXiv 2605.12327, publishes no"
             .to_string(),
         "grid values). Learned by `gridgames learn` (k-means over grids, block-level".to_string(),
@@ -360,7 +357,21 @@ fn yaml(
             .to_string(),
         "rounded once to f32.".to_string(),
     ];
-    prov.iter_mut().for_each(|l| *l = format!("  {l}\n"));
-    s.push_str(&prov.concat());
-    Ok(s)
+    Ok(write_format(&FormatDraft {
+        name: args.name.clone(),
+        description: args.description.clone(),
+        group_size: u32::try_from(args.group_size)
+            .map_err(|_| "--group-size is too large".to_string())?,
+        grids,
+        scale_element: "ue4m3".into(),
+        scale_bytes: 1,
+        value_mask: Some(value_mask),
+        selector_bits,
+        selectors: None,
+        scale_max: None,
+        rounding: ScaleRule::Rne,
+        tensor_scale: true,
+        high_nibble_first: false,
+        provenance: prov,
+    }))
 }
