@@ -105,7 +105,14 @@ fn all_case_files_pass() {
             f.display(),
             r.mismatches.len()
         );
-        assert!(r.cases >= 1000, "{}: only {} cases", f.display(), r.cases);
+        // The third-party hardware files (km/) are 256-case subsets of 5000 (the full sets
+        // are regenerated and checked by scripts/km_convert.py, see vectors/mma/README.md).
+        let least = if f.parent().is_some_and(|d| d.ends_with("km")) {
+            256
+        } else {
+            1000
+        };
+        assert!(r.cases >= least, "{}: only {} cases", f.display(), r.cases);
         total += r.cases;
     }
     assert!(total >= 120_000);
