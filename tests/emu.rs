@@ -560,3 +560,36 @@ fn sfp4_pipelines_within_model_bounds() {
     eprintln!("inexact cases {inexact:?} of 3000, worst error/bound {worst:?}");
     assert!(worst.iter().all(|w| *w <= 1.0), "{worst:?}");
 }
+
+/// The evidence column cannot lie: an instruction whose spec says its model came from
+/// hardware has at least one checked-in case file of a real GPU (which `all_case_files_pass`
+/// runs bit for bit), and every listed evidence file exists.
+#[test]
+fn hardware_sources_have_hardware_case_files() {
+    let reg = emu::registry().expect("spec files parse");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut with_evidence = 0;
+    for i in &reg.instructions {
+        let files = emu::hardware_evidence(&i.id());
+        if i.source.trim_matches('"').starts_with("hardware") {
+            assert!(
+                !files.is_empty(),
+                "{}: `source: {}` but no case file of a real GPU exercises it",
+                i.id(),
+                i.source
+            );
+        }
+        for f in files {
+            assert!(
+                root.join(f).is_file(),
+                "{}: evidence file {f} is missing",
+                i.id()
+            );
+        }
+        with_evidence += usize::from(!files.is_empty());
+    }
+    assert!(
+        with_evidence >= 29,
+        "only {with_evidence} instructions have hardware evidence"
+    );
+}

@@ -23,7 +23,7 @@ pub mod value;
 
 use std::fmt;
 
-pub use spec::{registry, CPath, Instruction, Model, Registry};
+pub use spec::{hardware_evidence, registry, CPath, Instruction, Model, Registry};
 pub use value::{Format, Rounding};
 
 use fdpa::{FdpaParams, Group};

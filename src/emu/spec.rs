@@ -17,6 +17,18 @@ use super::EmuError;
 // cannot be forgotten), embedded with include_str!.
 include!(concat!(env!("OUT_DIR"), "/mma_spec_files.rs"));
 
+// `HARDWARE_EVIDENCE`: the case files of real GPUs (vectors/mma/hopper-h200, vectors/mma/km)
+// that exercise each instruction, listed by build.rs.
+include!(concat!(env!("OUT_DIR"), "/mma_evidence.rs"));
+
+/// The checked-in case files recorded on real GPUs that exercise instruction `id`
+/// (`<arch>/<name>`); empty when the model has no hardware evidence in this repository.
+pub fn hardware_evidence(id: &str) -> &'static [&'static str] {
+    HARDWARE_EVIDENCE
+        .binary_search_by(|(i, _)| (*i).cmp(id))
+        .map_or(&[], |k| HARDWARE_EVIDENCE[k].1)
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ArchFile {

@@ -35,9 +35,18 @@ pub fn run(args: &MmaArgs) -> Result<ExitCode, String> {
         // (`gridgames mma --list | head`): println! would panic on a closed pipe.
         let mut out = std::io::stdout().lock();
         for i in &reg.instructions {
+            // Columns (docs in spec/mma/README.md): id, F, L, rounding, e_zero, the model's
+            // source (`source:` of the spec), and the hardware evidence: the checked-in case
+            // files of real GPUs that the model reproduces bit for bit, or `hw=none`.
+            let files = emu::hardware_evidence(&i.id());
+            let evidence = if files.is_empty() {
+                "hw=none".to_string()
+            } else {
+                format!("hw={}", files.join(","))
+            };
             let line = writeln!(
                 out,
-                "{}\tF={}\tL={}\t{}\te_zero={}\t{}",
+                "{}\tF={}\tL={}\t{}\te_zero={}\t{}\t{evidence}",
                 i.id(),
                 i.f,
                 i.l_max,
@@ -113,6 +122,21 @@ pub fn run(args: &MmaArgs) -> Result<ExitCode, String> {
     }
     for (instr, n, bad) in &report.per_instr {
         println!("  {instr}: {n} cases, {bad} mismatches");
+    }
+    // A match against a model nobody measured on hardware is a statement about the model.
+    let unmeasured: Vec<&str> = report
+        .per_instr
+        .iter()
+        .map(|(i, _, _)| i.as_str())
+        .filter(|i| !i.starts_with("sfp4/") && emu::hardware_evidence(i).is_empty())
+        .collect();
+    if !unmeasured.is_empty() {
+        eprintln!(
+            "warning: {} instruction(s) in {} have no hardware evidence in this repository (their models come from MMA-Sim or inference, see `gridgames mma --list`): {}",
+            unmeasured.len(),
+            path.display(),
+            unmeasured.join(", ")
+        );
     }
     println!(
         "{}: {} cases, {} mismatches ({} NaN-payload-only), {} malformed lines",
