@@ -29,7 +29,7 @@
 //!
 //! | layer | modules | `no_std` |
 //! |---|---|---|
-//! | numbers | [`element`] (element formats, exact round-once encode), [`format`](mod@format) (formats, grids), [`tables`] (generated), [`decode`] (the oracle) | yes |
+//! | numbers | [`element`] (element formats, exact round-once encode), [`format`](mod@format) (formats, grids), [`tables`] (generated), [`decode`] (the oracle), [`layout`] (swizzled scale layouts) | yes |
 //! | spec | [`spec`] (YAML schema, validation with file:line:field errors, runtime loading) | std |
 //! | quantize | [`quant`] (reference quantizer, one file per library profile), [`simd`] (fast path, per-ISA kernels) | std |
 //! | conformance | [`vectors`] (golden vectors, `verify`), [`container`] (`.npy`, safetensors; feature `io`) | std |
@@ -59,6 +59,8 @@ pub mod decode;
 pub mod element;
 #[forbid(unsafe_code)]
 pub mod format;
+#[forbid(unsafe_code)]
+pub mod layout;
 #[forbid(unsafe_code)]
 pub mod rng;
 #[forbid(unsafe_code)]
@@ -95,6 +97,7 @@ pub mod vectors;
 pub use decode::{DecodeError, Output};
 pub use element::Element;
 pub use format::{Format, Grid, ScaleRounding, Ties};
+pub use layout::ScaleLayout;
 #[cfg(feature = "std")]
 pub use quant::{profiles::Profile, QuantError, Quantized, Quantizer};
 #[cfg(feature = "std")]

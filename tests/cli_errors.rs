@@ -184,3 +184,84 @@ fn unknown_format_and_profile() {
     insta::assert_snapshot!("profile_not_for_format", err);
     only_inputs_left(&d, &["x.npy"]);
 }
+
+/// `verify --scale-layout`: a kernel's swizzled scales (128x4, 8x4) are read as written; the
+/// same bytes read as linear fail; scales with a float dtype get a dtype message.
+#[test]
+fn swizzled_scale_layouts_and_scale_dtype() {
+    use gridgames::{tables, Profile, Quantizer, ScaleLayout};
+    let d = Dir::new("layout");
+    // 8 groups per row: with 4, the 8x4 layout is the linear one (a single tile column).
+    let (rows, cols) = (24usize, 128usize);
+    let x: Vec<f32> = (0..rows * cols)
+        .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
+        .collect();
+    write_npy(&d.path("x.npy"), &[rows, cols], &x);
+    let f = tables::format("nvfp4").unwrap();
+    let q = Quantizer::new(f, Profile::Reference)
+        .unwrap()
+        .quantize(&x, false)
+        .unwrap();
+    std::fs::write(
+        d.path("codes.npy"),
+        npy::to_bytes("|u1", &[q.codes.len()], &q.codes),
+    )
+    .unwrap();
+    let ts = format!("{:08x}", q.tensor_scale.unwrap().to_bits());
+    let groups = cols / 16;
+    for layout in [ScaleLayout::Blocked128x4, ScaleLayout::Blocked8x4] {
+        let mut stored = vec![0u8; layout.stored_len(rows, groups)];
+        layout
+            .from_linear(&q.scales, rows, groups, &mut stored)
+            .unwrap();
+        let file = format!("scales-{}.npy", layout.name());
+        std::fs::write(
+            d.path(&file),
+            npy::to_bytes("|u1", &[stored.len()], &stored),
+        )
+        .unwrap();
+        let base = [
+            "verify",
+            "--input",
+            "x.npy",
+            "--codes",
+            "codes.npy",
+            "--scales",
+            &file,
+            "--format",
+            "nvfp4",
+            "--tensor-scale",
+            &ts,
+        ];
+        let (ok, err) = run(
+            &d,
+            &[&base[..], &["--scale-layout", layout.name()]].concat(),
+        );
+        assert!(ok, "{}: {err}", layout.name());
+        let (ok, _) = run(&d, &base);
+        assert!(!ok, "{} bytes read as linear must not pass", layout.name());
+    }
+    // A float dtype for scales: named as such, not as a byte count.
+    write_npy(
+        &d.path("scales-f32.npy"),
+        &[rows * groups],
+        &vec![1.0; rows * groups],
+    );
+    let (ok, err) = run(
+        &d,
+        &[
+            "verify",
+            "--input",
+            "x.npy",
+            "--codes",
+            "codes.npy",
+            "--scales",
+            "scales-f32.npy",
+            "--format",
+            "nvfp4",
+            "--tensor-scale",
+            &ts,
+        ],
+    );
+    assert!(!ok && err.contains("dtype `<f4`, expected uint8"), "{err}");
+}

@@ -358,12 +358,15 @@ def dequantize(
 
 # ---- scale layouts ----------------------------------------------------------------------
 
-#: Scale layouts :func:`verify` and :func:`dequantize` read (``scale_layout=``):
+#: Scale layouts :func:`verify` and :func:`dequantize` read (``scale_layout=``), defined once in
+#: the Rust library (``src/layout.rs``, with the index formula and the libraries' sources):
 #: ``linear``: row-major ``(rows, groups)``; ``128x4``: the blocked layout of cuBLAS
 #: block-scaled GEMMs, TransformerEngine and ModelOpt on Blackwell (torchao
 #: ``mx_formats.utils.to_blocked``): rows padded to 128 and groups to 4 with zeros, 128×4 tiles
-#: in row-major tile order, inside a tile byte ``(r % 32)·16 + (r // 32)·4 + c``.
-SCALE_LAYOUTS = ("linear", "128x4")
+#: in row-major tile order, inside a tile byte ``(r % 32)·16 + (r // 32)·4 + c``; ``8x4``:
+#: FlashInfer's ``SWIZZLED_8x4``: rows padded to 8 and groups to 4, 8×4 tiles in row-major
+#: tile order, inside a tile byte ``r·4 + c``.
+SCALE_LAYOUTS = ("linear", "128x4", "8x4")
 
 
 def _ceil(a: int, b: int) -> int:
@@ -372,34 +375,17 @@ def _ceil(a: int, b: int) -> int:
 
 def swizzle_scales(scales: np.ndarray, layout: str = "128x4") -> np.ndarray:
     """Row-major ``(rows, groups)`` scale bytes → the flat bytes of ``layout`` (zero padded)."""
-    s = np.ascontiguousarray(scales)
-    if layout == "linear":
-        return s.reshape(-1).copy()
-    if layout != "128x4":
-        raise ValueError(f"scale layout {layout!r}: expected one of {SCALE_LAYOUTS}")
+    s = np.ascontiguousarray(scales, dtype=np.uint8)
+    if s.ndim != 2:
+        raise ValueError(f"scales: shape {s.shape}, expected (rows, groups)")
     rows, groups = s.shape
-    pr, pg = _ceil(rows, 128) * 128, _ceil(groups, 4) * 4
-    padded = np.zeros((pr, pg), dtype=s.dtype)
-    padded[:rows, :groups] = s
-    blocks = padded.reshape(pr // 128, 128, pg // 4, 4).transpose(0, 2, 1, 3)
-    return blocks.reshape(-1, 4, 32, 4).transpose(0, 2, 1, 3).reshape(-1).copy()
+    return _native.swizzle_scales(layout, s.reshape(-1), rows, groups)
 
 
 def unswizzle_scales(flat: np.ndarray, rows: int, groups: int, layout: str = "128x4") -> np.ndarray:
     """The inverse of :func:`swizzle_scales`: ``layout`` bytes → row-major ``(rows, groups)``."""
-    f = np.ascontiguousarray(flat).reshape(-1)
-    if layout == "linear":
-        return f.reshape(rows, groups)
-    if layout != "128x4":
-        raise ValueError(f"scale layout {layout!r}: expected one of {SCALE_LAYOUTS}")
-    pr, pg = _ceil(rows, 128) * 128, _ceil(groups, 4) * 4
-    if f.size != pr * pg:
-        raise ValueError(
-            f"scales: {f.size} bytes, the 128x4 layout of {rows}x{groups} scales holds {pr * pg} "
-            f"(rows padded to {pr}, groups to {pg})"
-        )
-    t = f.reshape(pr // 128, pg // 4, 32, 4, 4).transpose(0, 1, 3, 2, 4)
-    return t.reshape(pr // 128, pg // 4, 128, 4).transpose(0, 2, 1, 3).reshape(pr, pg)[:rows, :groups]
+    f = np.ascontiguousarray(flat, dtype=np.uint8).reshape(-1)
+    return _native.unswizzle_scales(layout, f, rows, groups).reshape(rows, groups)
 
 
 # ---- verify -----------------------------------------------------------------------------

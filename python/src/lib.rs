@@ -461,11 +461,63 @@ fn gemm_preset(preset: &str) -> PyResult<(&'static str, Option<&'static str>)> {
     Ok((p.instruction(), p.data_format()))
 }
 
+fn layout_of(name: &str) -> PyResult<gridgames::ScaleLayout> {
+    gridgames::ScaleLayout::from_name(name).ok_or_else(|| {
+        value_error(format!(
+            "scale layout {name:?}: expected one of linear, 128x4, 8x4"
+        ))
+    })
+}
+
+/// Row-major `rows × groups` scale bytes → the bytes of `layout` (zero padded).
+#[pyfunction]
+fn swizzle_scales<'py>(
+    py: Python<'py>,
+    layout: &str,
+    linear: PyReadonlyArray1<'py, u8>,
+    rows: usize,
+    groups: usize,
+) -> PyResult<Bound<'py, PyArray1<u8>>> {
+    let l = layout_of(layout)?;
+    let mut stored = vec![0u8; l.stored_len(rows, groups)];
+    l.from_linear(
+        linear.as_slice().map_err(value_error)?,
+        rows,
+        groups,
+        &mut stored,
+    )
+    .map_err(value_error)?;
+    Ok(PyArray1::from_vec(py, stored))
+}
+
+/// The bytes of `layout` → row-major `rows × groups` scale bytes.
+#[pyfunction]
+fn unswizzle_scales<'py>(
+    py: Python<'py>,
+    layout: &str,
+    stored: PyReadonlyArray1<'py, u8>,
+    rows: usize,
+    groups: usize,
+) -> PyResult<Bound<'py, PyArray1<u8>>> {
+    let l = layout_of(layout)?;
+    let mut linear = vec![0u8; rows * groups];
+    l.to_linear(
+        stored.as_slice().map_err(value_error)?,
+        rows,
+        groups,
+        &mut linear,
+    )
+    .map_err(value_error)?;
+    Ok(PyArray1::from_vec(py, linear))
+}
+
 /// The native module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(version, m)?)?;
     m.add_function(wrap_pyfunction!(gemm_preset, m)?)?;
+    m.add_function(wrap_pyfunction!(swizzle_scales, m)?)?;
+    m.add_function(wrap_pyfunction!(unswizzle_scales, m)?)?;
     m.add_function(wrap_pyfunction!(formats, m)?)?;
     m.add_function(wrap_pyfunction!(profiles, m)?)?;
     m.add_function(wrap_pyfunction!(profile_evidence, m)?)?;

@@ -414,6 +414,41 @@ def test_swizzled_scales_are_read_and_recognized():
         gridgames.verify(x2, q2.codes, gridgames.swizzle_scales(q2.scales), "nvfp4", tensor_scale=q2.tensor_scale)
 
 
+def _blocked_reference(s, layout):
+    """Independent numpy versions of the layouts (reshape/transpose, as torchao's to_blocked
+    and FlashInfer's [mTiles, kTiles, 8, 4] description), not the library's index formula."""
+    rows, groups = s.shape
+    tr = 128 if layout == "128x4" else 8
+    pr, pg = -(-rows // tr) * tr, -(-groups // 4) * 4
+    p = np.zeros((pr, pg), dtype=np.uint8)
+    p[:rows, :groups] = s
+    tiles = p.reshape(pr // tr, tr, pg // 4, 4).transpose(0, 2, 1, 3)  # (mT, kT, tr, 4)
+    if layout == "128x4":
+        # inside a 128x4 tile: (4 row blocks of 32, 32, 4) -> (32, 4 row blocks, 4)
+        tiles = tiles.reshape(pr // 128, pg // 4, 4, 32, 4).transpose(0, 1, 3, 2, 4)
+    return tiles.reshape(-1)
+
+
+@pytest.mark.parametrize("layout", ["128x4", "8x4"])
+@pytest.mark.parametrize("shape", [(1, 1), (7, 3), (128, 4), (130, 9), (300, 17)])
+def test_scale_layouts_match_independent_reshapes(layout, shape):
+    rng = np.random.default_rng(sum(shape))
+    s = rng.integers(1, 256, size=shape, dtype=np.uint8)
+    sw = gridgames.swizzle_scales(s, layout)
+    assert np.array_equal(sw, _blocked_reference(s, layout))
+    assert np.array_equal(gridgames.unswizzle_scales(sw, *shape, layout), s)
+    with pytest.raises(ValueError, match=layout):
+        gridgames.unswizzle_scales(sw[:-1], *shape, layout)
+
+
+def test_8x4_scales_verify():
+    x = data((24, 64))
+    q = gridgames.quantize(x, "nvfp4")
+    sw = gridgames.swizzle_scales(q.scales, "8x4")
+    ok = gridgames.verify(x, q.codes, sw, "nvfp4", tensor_scale=q.tensor_scale, scale_layout="8x4")
+    assert ok.ok, str(ok)
+
+
 def test_profile_auto_names_the_matching_library():
     x = data((16, 256), seed=11)
     q = gridgames.quantize(x, "nvfp4", "modelopt")

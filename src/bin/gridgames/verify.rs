@@ -36,6 +36,11 @@ pub struct Args {
     /// Container mode: stored scales as a uint8 .npy (1 byte, or 4 little-endian bytes, per group).
     #[arg(long, requires = "codes")]
     pub scales: Option<PathBuf>,
+    /// How --scales are laid out: linear (row-major rows × groups), 128x4 (cuBLAS /
+    /// TransformerEngine / ModelOpt on Blackwell, torchao to_blocked), 8x4 (FlashInfer
+    /// SWIZZLED_8x4); swizzled layouts include their zero padding (see src/layout.rs).
+    #[arg(long, default_value = "linear", requires = "scales")]
+    pub scale_layout: String,
     /// Container mode with --codes: the tensor scale, as 8 hex digits (f32 bits) or a decimal.
     #[arg(long)]
     pub tensor_scale: Option<String>,
@@ -214,22 +219,62 @@ fn container_report(
     let read_u8 = |p: &PathBuf| -> Result<Vec<u8>, String> {
         let bytes = crate::cli_io::read_input(p, args.limits.max_bytes)?;
         let arr = container::npy::parse(&bytes).map_err(|e| format!("{}: {e}", p.display()))?;
+        // Codes and scales are raw bytes: an f32 or int32 array here is a mistake, not 4× as
+        // many codes.
+        if !matches!(arr.descr.as_str(), "|u1" | "<u1" | "|i1" | "<i1") {
+            return Err(format!(
+                "{}: dtype `{}`, expected uint8 (packed codes or scale bytes; view FP8/FP4 tensors as uint8, as .view(torch.uint8) does)",
+                p.display(),
+                arr.descr
+            ));
+        }
         Ok(arr.data.to_vec())
     };
+    let layout = gridgames::ScaleLayout::from_name(&args.scale_layout).ok_or_else(|| {
+        format!(
+            "--scale-layout {}: expected one of linear, 128x4, 8x4",
+            args.scale_layout
+        )
+    })?;
     let tensor_scale = match &args.tensor_scale {
         None => None,
         Some(t) => Some(parse_tensor_scale(t)?),
     };
+    let x = inputs
+        .first()
+        .ok_or_else(|| format!("{}: no tensor", input.display()))?;
+    let mut scales = read_u8(spath)?;
+    if layout != gridgames::ScaleLayout::Linear {
+        if format.scale_bytes != 1 {
+            return Err(format!(
+                "--scale-layout {}: swizzled layouts hold 1-byte scales; `{}` has {}-byte scales",
+                layout.name(),
+                format.name,
+                format.scale_bytes
+            ));
+        }
+        let cols = x.shape.last().copied().unwrap_or(0);
+        let group = format.group_size as usize;
+        if cols == 0 || !cols.is_multiple_of(group) {
+            return Err(format!(
+                "--scale-layout {}: the input's last dimension {cols} is not a multiple of the group size {group}",
+                layout.name()
+            ));
+        }
+        let (rows, groups) = (x.data.len() / cols, cols / group);
+        let mut linear = vec![0u8; rows * groups];
+        layout
+            .to_linear(&scales, rows, groups, &mut linear)
+            .map_err(|e| format!("{}: {e}", spath.display()))?;
+        scales = linear;
+    }
     let answer = Answer {
         codes: read_u8(cpath)?,
-        scales: read_u8(spath)?,
+        scales,
         tensor_scale,
         grids: None,
     };
     let v = Verifier::new(&format, profile, options)?;
-    let x = inputs
-        .first()
-        .ok_or_else(|| format!("{}: no tensor", input.display()))?;
     v.check(&x.name, &x.data, Ok(&answer), &mut report)?;
     Ok(report)
 }
