@@ -3,8 +3,7 @@
 //! `__nv_cvt_float_to_fp4`), checked over all 2^32 f32 inputs on an H200 (gpu/cvt_probe.cu,
 //! gpu/results/h200_cvt_probe.txt, tests/cuda_cvt.rs): all 14 modes equal the H200 on every
 //! one of the 2^32 inputs (gpu/results/h200host_cvt_exhaustive_cpu.txt). Where they differ
-//! from the policies of
-//! [`super::Policy`]:
+//! from the policies of [`super::Policy`]:
 //!
 //! - E4M3 and E5M2: every NaN becomes 0x7F, sign dropped (E5M2 too, where IEEE-style 0x7E
 //!   would be expected); non-NaN inputs follow `satfinite` (`__NV_SATFINITE`) or `ml_dtypes`
