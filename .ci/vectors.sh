@@ -15,6 +15,9 @@ start=$(date +%s)
 "$target/release/gridgames" vectors generate --check
 echo "(check took $(( $(date +%s) - start )) s)"
 
+echo "== spec/mma/README.md: the PTX instruction table matches the registry"
+python3 scripts/mma_table.py --check --gridgames "$target/release/gridgames"
+
 echo "== C: libgridgames_capi (no_std decode path) + examples/c/decode_vectors.c"
 # Built on its own so gridgames keeps default-features = false (no std) inside the library.
 cargo build --release --locked -p gridgames-capi
