@@ -593,3 +593,43 @@ fn hardware_sources_have_hardware_case_files() {
         "only {with_evidence} instructions have hardware evidence"
     );
 }
+
+/// `gridgames mma --cases FILE --json`: one record per case, in file order; a changed `d`
+/// shows as `ok: false` with the computed bits, and the exit status says so.
+#[test]
+fn mma_json_has_one_record_per_case() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors/mma/km/A100-fp16-fp32.txt");
+    let text = std::fs::read_to_string(&src).expect("km file");
+    // Flip the last bit of the first case's `d`.
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let first = lines
+        .iter()
+        .position(|l| !l.starts_with('#'))
+        .expect("a case");
+    let mut fields: Vec<String> = lines[first].split(' ').map(str::to_string).collect();
+    let d = u32::from_str_radix(&fields[6], 16).expect("hex d") ^ 1;
+    fields[6] = format!("{d:08x}");
+    lines[first] = fields.join(" ");
+    let dir = std::env::temp_dir().join(format!("gridgames-mma-json-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let file = dir.join("cases.txt");
+    std::fs::write(&file, lines.join("\n") + "\n").expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gridgames"))
+        .args(["mma", "--cases"])
+        .arg(&file)
+        .arg("--json")
+        .output()
+        .expect("runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!out.status.success(), "a mismatch must fail");
+    let records: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(records.len(), 256);
+    assert_eq!(records[0]["line"], first + 1);
+    assert_eq!(records[0]["ok"], false);
+    assert_eq!(records[0]["expected"], format!("{d:08x}"));
+    assert_eq!(records[0]["ulps"], 1);
+    assert!(records[1..].iter().all(|r| r["ok"] == true));
+}

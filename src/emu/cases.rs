@@ -264,9 +264,12 @@ pub fn ulp_distance(x: u32, y: u32, f16: bool) -> u64 {
     ord(x).abs_diff(ord(y))
 }
 
-/// One checked mismatch.
+/// A case whose `d` differed from the emulator's.
+pub type Mismatch = CaseResult;
+
+/// One checked case: where it is, the expected and computed bits.
 #[derive(Clone, Debug)]
-pub struct Mismatch {
+pub struct CaseResult {
     /// 1-based line number.
     pub line: usize,
     /// Instruction token.
@@ -279,6 +282,8 @@ pub struct Mismatch {
     pub ulps: u64,
     /// Both are NaN and only the payload differs.
     pub nan_payload_only: bool,
+    /// The result is FP16 bits (an `.f16` output instruction), else FP32 bits.
+    pub f16: bool,
 }
 
 /// Result of checking one file.
@@ -292,6 +297,8 @@ pub struct Report {
     pub malformed: Vec<(usize, String)>,
     /// Per-instruction (cases, mismatches), in first-seen order.
     pub per_instr: Vec<(String, usize, usize)>,
+    /// Every case, matching or not, in file order: filled by [`check_all`] only.
+    pub results: Vec<CaseResult>,
 }
 
 impl Report {
@@ -315,6 +322,15 @@ impl Report {
 
 /// Checks every case of a file's text.
 pub fn check(text: &str) -> Report {
+    check_keeping(text, false)
+}
+
+/// As [`check`], also keeping every case's result in [`Report::results`] (for `--json`).
+pub fn check_all(text: &str) -> Report {
+    check_keeping(text, true)
+}
+
+fn check_keeping(text: &str, keep_all: bool) -> Report {
     let mut r = Report::default();
     for (i, line) in text.lines().enumerate() {
         let (content, _) = split_comment(line);
@@ -343,7 +359,7 @@ pub fn check(text: &str) -> Report {
         r.cases += 1;
         let bad = got != expected;
         r.count(&case.instr, bad);
-        if bad {
+        if bad || keep_all {
             let f16 = op.is_f16();
             let is_nan = |v| {
                 if f16 {
@@ -352,14 +368,21 @@ pub fn check(text: &str) -> Report {
                     super::value::is_nan_f32(v)
                 }
             };
-            r.mismatches.push(Mismatch {
+            let result = CaseResult {
                 line: i + 1,
                 instr: case.instr,
                 expected,
                 got,
                 ulps: ulp_distance(expected, got, f16),
-                nan_payload_only: is_nan(expected) && is_nan(got),
-            });
+                nan_payload_only: bad && is_nan(expected) && is_nan(got),
+                f16,
+            };
+            if keep_all {
+                r.results.push(result.clone());
+            }
+            if bad {
+                r.mismatches.push(result);
+            }
         }
     }
     r

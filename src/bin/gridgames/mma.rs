@@ -19,6 +19,10 @@ pub struct MmaArgs {
     /// Report at most this many mismatches per file (all are counted).
     #[arg(long, default_value_t = 50)]
     pub max_report: usize,
+    /// Print one JSON object per case on stdout (`line`, `instr`, `expected`, `computed` as
+    /// hex bits, `ulps`, `ok`) and the summary on stderr, for scripts.
+    #[arg(long, conflicts_with = "emit")]
+    pub json: bool,
     /// List the instructions of the spec files and exit.
     #[arg(long)]
     pub list: bool,
@@ -91,7 +95,49 @@ pub fn run(args: &MmaArgs) -> Result<ExitCode, String> {
             }
         };
     }
-    let report = cases::check(&text);
+    let report = if args.json {
+        cases::check_all(&text)
+    } else {
+        cases::check(&text)
+    };
+    if args.json {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        for c in &report.results {
+            let width = if c.f16 { 4 } else { 8 };
+            let record = serde_json::json!({
+                "line": c.line,
+                "instr": c.instr,
+                "expected": format!("{:0width$x}", c.expected),
+                "computed": format!("{:0width$x}", c.got),
+                "ulps": c.ulps,
+                "ok": c.expected == c.got || (args.allow_nan_payload && c.nan_payload_only),
+            });
+            if writeln!(out, "{record}").is_err() {
+                return Ok(ExitCode::SUCCESS);
+            }
+        }
+        for (line, msg) in &report.malformed {
+            eprintln!("{}:{line}: malformed: {msg}", path.display());
+        }
+        eprintln!(
+            "{}: {} cases, {} mismatches, {} malformed lines",
+            path.display(),
+            report.cases,
+            report.mismatches.len(),
+            report.malformed.len()
+        );
+        let failing = report
+            .mismatches
+            .iter()
+            .filter(|m| !(args.allow_nan_payload && m.nan_payload_only))
+            .count();
+        return Ok(if failing == 0 && report.malformed.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
     let mut failing = 0usize;
     let mut shown = 0usize;
     for m in &report.mismatches {
