@@ -633,3 +633,26 @@ fn mma_json_has_one_record_per_case() {
     assert_eq!(records[0]["ulps"], 1);
     assert!(records[1..].iter().all(|r| r["ok"] == true));
 }
+
+/// The optional `k=` field: a matching K parses, and FP8-width codes on an f16 line are
+/// reported instead of being read as half as many f16 codes.
+#[test]
+fn k_field_catches_codes_of_the_wrong_width() {
+    let i = "ampere/mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32";
+    let f16_codes = "3c00".repeat(16);
+    let ok = format!("{i} {f16_codes} {f16_codes} - - 00000000 - k=16");
+    assert!(emu::cases::parse_line(&ok).is_ok());
+    // 32 FP8 codes (2 digits each) = 64 digits = 16 f16 codes without k=: silently K = 16.
+    let fp8 = "38".repeat(32);
+    let silent = format!("{i} {fp8} {fp8} - - 00000000 -");
+    assert!(emu::cases::parse_line(&silent).is_ok());
+    let caught = format!("{i} {fp8} {fp8} - - 00000000 - k=32");
+    let e = emu::cases::parse_line(&caught).expect_err("wrong width");
+    assert!(
+        e.0.contains("k=32") && e.0.contains("128 hex digits"),
+        "{}",
+        e.0
+    );
+    let emitted = emu::cases::emit(&format!("{ok}\n")).expect("emits");
+    assert!(emitted.trim_end().ends_with("k=16"), "{emitted}");
+}

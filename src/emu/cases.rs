@@ -196,15 +196,38 @@ fn split_comment(line: &str) -> (&str, &str) {
 
 /// Parses one non-blank, non-comment line.
 pub fn parse_line(content: &str) -> Result<(Op, Case), LineError> {
-    let t: Vec<&str> = content.split_whitespace().collect();
+    let mut t: Vec<&str> = content.split_whitespace().collect();
+    // An optional eighth field `k=<K>` states the dot-product length, so codes of the wrong
+    // width (FP8 codes on an f16 line: 64 two-digit codes read as 32 four-digit ones) are
+    // caught instead of silently giving another K.
+    let declared_k = match t.last().and_then(|f| f.strip_prefix("k=")) {
+        Some(v) if t.len() == 8 => {
+            let k: usize = v
+                .parse()
+                .map_err(|_| LineError(format!("k=: `{v}` is not a count")))?;
+            t.pop();
+            Some(k)
+        }
+        _ => None,
+    };
     if t.len() != 7 {
         return err(format!(
-            "expected 7 fields `<instr> <a> <b> <sa> <sb> <c> <d>`, found {}",
+            "expected 7 fields `<instr> <a> <b> <sa> <sb> <c> <d>` (and optionally `k=<K>`), found {}",
             t.len()
         ));
     }
     let op = Op::from_id(t[0]).map_err(|e| LineError(e.to_string()))?;
     let (fa, fb) = (op.a_format(), op.b_format());
+    if let Some(k) = declared_k {
+        let want = k * fa.hex_digits();
+        if t[1].len() != want {
+            return err(format!(
+                "a: k={k} {fa} codes need {want} hex digits ({} per code), found {}",
+                fa.hex_digits(),
+                t[1].len()
+            ));
+        }
+    }
     let a = hex_codes("a", t[1], fa.hex_digits(), fa)?;
     let k = a.len();
     let (km, name) = op.k_rule();
@@ -411,6 +434,11 @@ pub fn emit(text: &str) -> Result<String, Vec<(usize, String)>> {
                 let w = op.acc_digits();
                 out.push_str(&t[..6].join(" "));
                 out.push_str(&format!(" {d:0w$X}"));
+                // Keep a `k=` field where the input had one.
+                if let Some(k) = t.get(7) {
+                    out.push(' ');
+                    out.push_str(k);
+                }
                 if !comment.is_empty() {
                     out.push(' ');
                     out.push_str(comment);
