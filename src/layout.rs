@@ -124,6 +124,26 @@ impl ScaleLayout {
         }
     }
 
+    fn check_lengths(
+        self,
+        stored: usize,
+        linear: usize,
+        rows: usize,
+        groups: usize,
+    ) -> Result<(), LayoutError> {
+        let expected = self.stored_len(rows, groups);
+        if stored != expected || linear != rows * groups {
+            return Err(LayoutError::Length {
+                layout: self,
+                rows,
+                groups,
+                expected,
+                got: stored,
+            });
+        }
+        Ok(())
+    }
+
     /// Read `stored` (this layout) into `linear` (row-major `rows × groups`). The padding
     /// bytes are not read.
     pub fn to_linear(
@@ -133,16 +153,7 @@ impl ScaleLayout {
         groups: usize,
         linear: &mut [u8],
     ) -> Result<(), LayoutError> {
-        let expected = self.stored_len(rows, groups);
-        if stored.len() != expected || linear.len() != rows * groups {
-            return Err(LayoutError::Length {
-                layout: self,
-                rows,
-                groups,
-                expected,
-                got: stored.len(),
-            });
-        }
+        self.check_lengths(stored.len(), linear.len(), rows, groups)?;
         let (_, pg) = self.padded(rows, groups);
         for r in 0..rows {
             for g in 0..groups {
@@ -161,16 +172,7 @@ impl ScaleLayout {
         groups: usize,
         stored: &mut [u8],
     ) -> Result<(), LayoutError> {
-        let expected = self.stored_len(rows, groups);
-        if stored.len() != expected || linear.len() != rows * groups {
-            return Err(LayoutError::Length {
-                layout: self,
-                rows,
-                groups,
-                expected,
-                got: stored.len(),
-            });
-        }
+        self.check_lengths(stored.len(), linear.len(), rows, groups)?;
         stored.fill(0);
         let (_, pg) = self.padded(rows, groups);
         for r in 0..rows {
