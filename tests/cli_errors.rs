@@ -265,3 +265,63 @@ fn swizzled_scale_layouts_and_scale_dtype() {
     );
     assert!(!ok && err.contains("dtype `<f4`, expected uint8"), "{err}");
 }
+
+/// verify says when its input cannot tell the checked profile from others: on smooth random
+/// data NVFP4's reference, te, modelopt and torchao give the same bytes, so a pass there does
+/// not say which one a kernel follows; the golden edge-case inputs separate them.
+#[test]
+fn verify_names_the_profiles_its_input_cannot_separate() {
+    let d = Dir::new("indist");
+    let x: Vec<f32> = (0..64 * 256)
+        .map(|i| (((i * 7919) % 1000) as f32 - 500.0) / 250.0)
+        .collect();
+    write_npy(&d.path("x.npy"), &[64, 256], &x);
+    let (ok, err) = run(
+        &d,
+        &["quantize", "--format", "nvfp4", "x.npy", "q.safetensors"],
+    );
+    assert!(ok, "{err}");
+    let out = Command::new(env!("CARGO_BIN_EXE_gridgames"))
+        .args(["verify", "--input", "x.npy", "--quantized", "q.safetensors"])
+        .current_dir(&d.0)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("give the same bytes as the profile checked"),
+        "{text}"
+    );
+    let (ok, err) = run(&d, &["vectors", "inputs", "nvfp4", "g.safetensors"]);
+    assert!(ok, "{err}");
+    let (ok, err) = run(
+        &d,
+        &[
+            "quantize",
+            "--format",
+            "nvfp4",
+            "g.safetensors",
+            "gq.safetensors",
+        ],
+    );
+    assert!(ok, "{err}");
+    let out = Command::new(env!("CARGO_BIN_EXE_gridgames"))
+        .args([
+            "verify",
+            "--input",
+            "g.safetensors",
+            "--quantized",
+            "gq.safetensors",
+        ])
+        .current_dir(&d.0)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        !text.contains("give the same bytes"),
+        "the golden inputs separate every profile: {text}"
+    );
+}

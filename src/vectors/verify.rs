@@ -179,6 +179,10 @@ pub struct Report {
     pub mismatches: Vec<Mismatch>,
     /// What the checked inputs exercised (quantize checks).
     pub coverage: Coverage,
+    /// Profiles of the format that give byte-identical output to the checked profile on
+    /// these inputs (container checks, [`Verifier::indistinguishable_profiles`]): a kernel
+    /// following any of them would have passed too.
+    pub indistinguishable: Vec<Profile>,
 }
 
 impl Report {
@@ -219,6 +223,14 @@ impl Report {
             for w in c.warnings() {
                 let _ = writeln!(s, "warning: {w}");
             }
+        }
+        if !self.indistinguishable.is_empty() {
+            let names: Vec<&str> = self.indistinguishable.iter().map(|p| p.name()).collect();
+            let _ = writeln!(
+                s,
+                "warning: on this input, profile(s) {} give the same bytes as the profile checked: a kernel following them would pass too (use inputs that separate them, e.g. `gridgames vectors inputs`)",
+                names.join(", ")
+            );
         }
         let counts = self.counts();
         if counts.is_empty() {
@@ -318,6 +330,29 @@ impl Verifier {
             full,
             singles,
         })
+    }
+
+    /// The other profiles of the format whose quantization of `x` is byte-identical to this
+    /// verifier's profile (codes, scales, tensor scale): on this input, passing does not tell
+    /// them apart. Profiles that refuse `x` (non-finite input) count as distinguishable.
+    pub fn indistinguishable_profiles(&self, x: &[f32]) -> Vec<Profile> {
+        let Ok(mine) = self.full.quantize(x, false) else {
+            return Vec::new();
+        };
+        Profile::for_format(&self.format)
+            .into_iter()
+            .filter(|&p| p != self.profile)
+            .filter(|&p| {
+                Quantizer::new(&self.format, p)
+                    .and_then(|q| q.quantize(x, false))
+                    .is_ok_and(|o| {
+                        o.codes == mine.codes
+                            && o.scales == mine.scales
+                            && o.tensor_scale.map(f32::to_bits)
+                                == mine.tensor_scale.map(f32::to_bits)
+                    })
+            })
+            .collect()
     }
 
     /// Check one quantized tensor. `answer` is the implementation's output, or the error it

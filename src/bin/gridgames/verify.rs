@@ -184,6 +184,7 @@ fn container_report(
                 qpath.display()
             ));
         }
+        let mut first = true;
         for q in &stored {
             let x = if inputs.len() == 1 {
                 &inputs[0]
@@ -208,6 +209,14 @@ fn container_report(
                 grids: None,
             };
             v.check(&q.name, &x.data, Ok(&answer), &mut report)?;
+            // A profile is indistinguishable only if it is so on every tensor.
+            let same = v.indistinguishable_profiles(&x.data);
+            if first {
+                report.indistinguishable = same;
+                first = false;
+            } else {
+                report.indistinguishable.retain(|p| same.contains(p));
+            }
         }
         return Ok(report);
     }
@@ -276,6 +285,7 @@ fn container_report(
     };
     let v = Verifier::new(&format, profile, options)?;
     v.check(&x.name, &x.data, Ok(&answer), &mut report)?;
+    report.indistinguishable = v.indistinguishable_profiles(&x.data);
     Ok(report)
 }
 
