@@ -431,6 +431,8 @@ class Report:
         self.header = ""
         self.notes: List[str] = []
         self.by_profile: Dict[str, Any] = {}
+        #: Profiles whose output on the checked input is byte-identical to the checked one's.
+        self.indistinguishable: List[str] = []
         #: What the checked input exercised (exact ties, near ties, saturated elements, zero
         #: groups, subnormal block scales, non-finite cases): counts.
         self.exercised: Dict[str, int] = {k: 0 for k in _EXERCISED}
@@ -466,8 +468,14 @@ class Report:
         self._text = ""
 
     def warnings(self) -> List[str]:
-        """One line per kind the input never exercised (a difference there cannot show)."""
-        return [w for k, w in _UNSEEN.items() if self.groups and not self.exercised.get(k)]
+        """One line per kind the input never exercised (a difference there cannot show), and
+        one naming the profiles whose output on this input is byte-identical to the one checked."""
+        w = [w for k, w in _UNSEEN.items() if self.groups and not self.exercised.get(k)]
+        if self.indistinguishable:
+            w.append(f"on this input, profile(s) {', '.join(self.indistinguishable)} give the same bytes "
+                     "as the profile checked: a kernel following them would pass too (use inputs that "
+                     "separate them, e.g. gridgames.testing.cases)")
+        return w
 
     def __bool__(self) -> bool:
         return self.ok
@@ -513,9 +521,10 @@ _UNSEEN = {
 
 
 def _report(t, allow=()) -> Report:
-    cases, groups, elements, mismatches, text, exercised = t
+    cases, groups, elements, mismatches, text, exercised, *rest = t
     r = Report(cases, groups, elements, [Mismatch(*m) for m in mismatches], text, allow)
     r.exercised = dict(zip(_EXERCISED, exercised))
+    r.indistinguishable = list(rest[0]) if rest else []
     return r
 
 

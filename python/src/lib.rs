@@ -211,7 +211,15 @@ type MismatchTuple = (&'static str, String, Option<usize>, Option<usize>, String
 
 /// A verification report: (cases, groups, elements, mismatches, rendered text, exercised:
 /// [exact ties, near ties, saturated, zero groups, subnormal scales, non-finite cases]).
-type ReportTuple = (usize, usize, usize, Vec<MismatchTuple>, String, [usize; 6]);
+type ReportTuple = (
+    usize,
+    usize,
+    usize,
+    Vec<MismatchTuple>,
+    String,
+    [usize; 6],
+    Vec<&'static str>,
+);
 
 fn report_tuple(r: &Report, examples: usize) -> ReportTuple {
     (
@@ -239,6 +247,7 @@ fn report_tuple(r: &Report, examples: usize) -> ReportTuple {
             r.coverage.subnormal_scales,
             r.coverage.non_finite_cases,
         ],
+        r.indistinguishable.iter().map(|p| p.name()).collect(),
     )
 }
 
@@ -268,8 +277,12 @@ fn verify<'py>(
     };
     let x = x.as_slice().map_err(value_error)?;
     let mut report = Report::default();
-    py.detach(|| v.check(name, x, Ok(&answer), &mut report))
-        .map_err(value_error)?;
+    py.detach(|| {
+        v.check(name, x, Ok(&answer), &mut report)?;
+        report.indistinguishable = v.indistinguishable_profiles(x);
+        Ok::<(), String>(())
+    })
+    .map_err(value_error)?;
     Ok(report_tuple(&report, examples))
 }
 

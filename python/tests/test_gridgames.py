@@ -491,3 +491,14 @@ def test_report_says_what_the_input_exercised():
     report = ggt.check_quantizer(numpy_nvfp4(), "nvfp4")
     assert report.exercised["exact ties"] > 0 and report.exercised["zero groups"] > 0
     assert report.exercised["near ties"] > 0 and report.exercised["saturated elements"] > 0
+
+
+def test_verify_names_profiles_the_input_cannot_separate():
+    # Smooth random data: ModelOpt's and torchao's NVFP4 give the reference's bytes, so a pass
+    # does not say which of them a kernel follows (the CLI test shows the golden inputs do).
+    x = data((32, 256), seed=5)
+    q = gridgames.quantize(x, "nvfp4")
+    r = gridgames.verify(x, q.codes, q.scales, "nvfp4", tensor_scale=q.tensor_scale)
+    assert r.ok
+    assert "modelopt" in r.indistinguishable and "reference" not in r.indistinguishable
+    assert any("give the same bytes" in w for w in r.warnings())
