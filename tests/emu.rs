@@ -656,3 +656,38 @@ fn k_field_catches_codes_of_the_wrong_width() {
     let emitted = emu::cases::emit(&format!("{ok}\n")).expect("emits");
     assert!(emitted.trim_end().ends_with("k=16"), "{emitted}");
 }
+
+/// `gridgames mma --cases FILE.gz` reads gzip-compressed case files (what a large hardware
+/// recording is shipped as); a corrupt one is a clear error.
+#[test]
+fn gzip_case_files_are_read() {
+    use std::io::Write;
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors/mma/km/V100-fp16-fp32.txt");
+    let text = std::fs::read(&src).expect("km file");
+    let dir = std::env::temp_dir().join(format!("gridgames-gz-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let gz = dir.join("cases.txt.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(&text).expect("compress");
+    std::fs::write(&gz, enc.finish().expect("finish")).expect("write");
+    let bad = dir.join("bad.txt.gz");
+    std::fs::write(&bad, b"not gzip").expect("write");
+    let run = |p: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_gridgames"))
+            .args(["mma", "--cases"])
+            .arg(p)
+            .output()
+            .expect("runs")
+    };
+    let ok = run(&gz);
+    let err = run(&bad);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("256 cases, 0 mismatches"));
+    assert!(!err.status.success());
+    assert!(String::from_utf8_lossy(&err.stderr).contains("not valid gzip"));
+}

@@ -75,7 +75,35 @@ pub fn read_input(path: &Path, max: u64) -> Result<Vec<u8>, String> {
 
 /// Read a whole UTF-8 input file, at most `max` bytes.
 pub fn read_text(path: &Path, max: u64) -> Result<String, String> {
+    if path.extension().is_some_and(|e| e == "gz") {
+        return read_gzip_text(path, max);
+    }
     gridgames::fsio::read_text_capped(path, max).map_err(message)
+}
+
+/// A gzip-compressed text file, decompressed under the same `--max-bytes` bound (applied to
+/// the decompressed size too, so a small bomb cannot fill memory).
+fn read_gzip_text(path: &Path, max: u64) -> Result<String, String> {
+    use std::io::Read;
+    let compressed = gridgames::fsio::read_capped(path, max).map_err(message)?;
+    let mut text = Vec::new();
+    flate2::read::MultiGzDecoder::new(&compressed[..])
+        .take(max.saturating_add(1))
+        .read_to_end(&mut text)
+        .map_err(|e| format!("{}: not valid gzip: {e}", path.display()))?;
+    if text.len() as u64 > max {
+        return Err(format!(
+            "{}: decompresses to more than {max} bytes (raise --max-bytes to read it)",
+            path.display()
+        ));
+    }
+    String::from_utf8(text).map_err(|e| {
+        format!(
+            "{}: decompressed text is not UTF-8 (byte {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })
 }
 
 /// A tensor's name and its values, flattened.
