@@ -598,7 +598,7 @@ fn plain_t_fdpa(instr: &Instruction) -> bool {
     instr.model == super::Model::TFdpa
         && instr.convert.is_none()
         && instr.chunk_pattern.is_empty()
-        && instr.c_path != super::CPath::Fp32Add
+        && instr.c_path == super::CPath::Fused
         && instr.l_max > 0
         && instr.l_max <= 32
         && instr.f <= 30

@@ -145,7 +145,7 @@ impl Instruction {
                 let mut xa = Vec::with_capacity(kk);
                 let mut xb = Vec::with_capacity(kk);
                 for (ia, ib) in da.chunks(kk).zip(db.chunks(kk)) {
-                    let mut r = if self.c_path == CPath::Fp32Add { 0 } else { d };
+                    let mut r = if self.c_path == CPath::Fused { d } else { 0 };
                     for chunk in 0..nchunks {
                         xa.clear();
                         xb.clear();
@@ -157,10 +157,10 @@ impl Instruction {
                         }
                         r = fdpa::t_fdpa(&xa, &xb, acc.decode(r), &p);
                     }
-                    d = if self.c_path == CPath::Fp32Add {
-                        value::add_f32(r, d)
-                    } else {
-                        r
+                    d = match self.c_path {
+                        CPath::Fused => r,
+                        CPath::Fp32Add => value::add_f32(r, d),
+                        CPath::Fp16Add => value::add_f16(r, d),
                     };
                 }
             }

@@ -87,6 +87,8 @@ pub enum CPath {
     Fused,
     /// The fused chain starts from +0 and C is added afterwards by one FP32 add (RNE).
     Fp32Add,
+    /// The same with f16 accumulators: C is added afterwards by one FP16 add (RNE).
+    Fp16Add,
 }
 
 /// Which fused dot-product-add an instruction uses.
@@ -299,7 +301,10 @@ fn expand(arch: &str, fam: &FamilySpec) -> Result<Vec<Instruction>, String> {
                     c_path: match fam.c_path.as_deref() {
                         None | Some("fused") => CPath::Fused,
                         Some("fp32-add") => CPath::Fp32Add,
-                        Some(x) => return Err(format!("unknown c_path `{x}` (fused, fp32-add)")),
+                        Some("fp16-add") => CPath::Fp16Add,
+                        Some(x) => {
+                            return Err(format!("unknown c_path `{x}` (fused, fp32-add, fp16-add)"))
+                        }
                     },
                     source: fam.source.clone(),
                     provenance: fam.provenance.clone(),
@@ -328,6 +333,19 @@ fn validate(i: &Instruction) -> Result<(), String> {
     if !i.chunk_pattern.is_empty() || i.convert.is_some() || i.c_path != CPath::Fused {
         if i.model != Model::TFdpa {
             return Err("convert, chunk_pattern and c_path apply to t-fdpa only".into());
+        }
+        // The separate add is in the accumulator's own format.
+        let add_ok = match i.c_path {
+            CPath::Fused => true,
+            CPath::Fp32Add => !i.rounding.is_f16(),
+            CPath::Fp16Add => i.rounding.is_f16(),
+        };
+        if !add_ok {
+            return Err(format!(
+                "c_path {:?} does not match the {} accumulator",
+                i.c_path,
+                if i.rounding.is_f16() { "f16" } else { "f32" }
+            ));
         }
         if let Some(&bad) = i
             .chunk_pattern

@@ -498,6 +498,18 @@ pub fn add_f32(a: u32, b: u32) -> u32 {
     fma_f32(a, 0x3F80_0000, b)
 }
 
+/// `a + b` in FP16 with round-to-nearest-even (IEEE 754; a NaN result is the canonical
+/// 0x7FFF of the f16 outputs), as an `HADD`: the exact sum rounded once.
+pub fn add_f16(a: u32, b: u32) -> u32 {
+    let r = Rounding::RneFp16;
+    match (Format::F16.decode(a), Format::F16.decode(b)) {
+        (Val::Nan, _) | (_, Val::Nan) => r.nan(),
+        (Val::Inf { neg: n1 }, Val::Inf { neg: n2 }) if n1 != n2 => r.nan(),
+        (Val::Inf { neg }, _) | (_, Val::Inf { neg }) => r.inf(neg),
+        (Val::Fin(x), Val::Fin(y)) => r.round(add_exact(fin_dy(x), fin_dy(y))),
+    }
+}
+
 /// `a · b` in FP32 with round-to-nearest-even.
 pub fn mul_f32(a: u32, b: u32) -> u32 {
     // −0 as the addend keeps the product's sign for zero products (x·y + (−0) = x·y).
@@ -525,6 +537,21 @@ pub fn f32_exact(bits: u32) -> Option<Dyadic> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `add_f16` against IEEE binary16 sums computed by hand: exact sums, a tie to even,
+    /// overflow to Inf, Inf - Inf = NaN, and the sign of an exact zero sum.
+    #[test]
+    fn add_f16_is_one_rounding_of_the_exact_sum() {
+        assert_eq!(add_f16(0x3C00, 0x3C00), 0x4000); // 1 + 1 = 2
+                                                     // 2048 + 1 = 2049 is a tie between 2048 and 2050 (f16 spacing 2): even mantissa 2048.
+        assert_eq!(add_f16(0x6800, 0x3C00), 0x6800);
+        // 2050 + 1 = 2051, tie between 2050 (odd mantissa) and 2052: rounds up to 2052.
+        assert_eq!(add_f16(0x6801, 0x3C00), 0x6802);
+        assert_eq!(add_f16(0x7BFF, 0x7BFF), 0x7C00); // 65504 + 65504 overflows to +Inf
+        assert_eq!(add_f16(0x7C00, 0xFC00), 0x7FFF); // Inf - Inf: the canonical NaN
+        assert_eq!(add_f16(0x3C00, 0xBC00), 0x0000); // 1 - 1 = +0 under RNE
+        assert_eq!(add_f16(0x8000, 0x8000), 0x8000); // -0 + -0 = -0
+    }
 
     #[test]
     fn decode_e2m1_table() {
