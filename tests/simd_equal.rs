@@ -198,6 +198,53 @@ fn decode_exhaustive_code_bytes_times_scale_bytes() {
     }
 }
 
+/// Large decodes (more groups than `simd::par` needs to build the table of every scale byte):
+/// every scale byte appears many times in random order, under each tensor scale, through
+/// every backend and output; then one invalid selector byte among valid ones (for formats
+/// that have them), which must give the oracle's error and partial output.
+#[test]
+fn decode_large_uses_byte_tables_and_equals_the_oracle() {
+    let mut state = 0x5eed_u64;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) as u32
+    };
+    for b in backends() {
+        for f in all_formats().into_iter().filter(|f| f.scale_bytes == 1) {
+            let group = f.group_size as usize;
+            let groups = 4096;
+            let n = groups * group;
+            let codes: Vec<u8> = (0..n / 2).map(|_| next() as u8).collect();
+            // Only bytes with a valid selector, so the whole tensor decodes.
+            let valid: Vec<u8> = (0..=255u8)
+                .filter(|&s| f.grid_of_scale(s as u32).is_some())
+                .collect();
+            let scales: Vec<u8> = (0..groups)
+                .map(|_| valid[next() as usize % valid.len()])
+                .collect();
+            for &ts in &TENSOR_SCALES[..4] {
+                let what = format!("{} large ts {ts:08x}", f.name);
+                check_decode(b, &f, &codes, &scales, f32::from_bits(ts), n, &what);
+            }
+            if let Some(bad) = (0..=255u8).find(|&s| f.grid_of_scale(s as u32).is_none()) {
+                let mut with_bad = scales.clone();
+                with_bad[groups / 2] = bad;
+                check_decode(
+                    b,
+                    &f,
+                    &codes,
+                    &with_bad,
+                    1.0,
+                    n,
+                    &format!("{} large, invalid selector", f.name),
+                );
+            }
+        }
+    }
+}
+
 fn format_strategy() -> impl Strategy<Value = Format> {
     let formats = all_formats();
     (0..formats.len()).prop_map(move |i| formats[i])

@@ -16,6 +16,10 @@ fn threads_for(opts: &Options, values: usize) -> usize {
     opts.threads.max(1).min(values / MIN_PER_THREAD).max(1)
 }
 
+/// Groups from which a decode precomputes the table of every scale byte
+/// (`DecodePlan::precompute_byte_tables`).
+const BYTE_TABLE_MIN_GROUPS: usize = 2048;
+
 /// Decode to raw output bits, as `crate::decode::decode_bits`, bit for bit (errors included).
 pub fn decode_bits(
     opts: &Options,
@@ -38,7 +42,11 @@ pub fn decode_bits(
     if backend == Backend::Scalar || !lengths_ok || format.grids.is_empty() || nan_ts {
         return decode::decode_bits(format, codes, scales, tensor_scale, output, out);
     }
-    let plan = DecodePlan::new(format, tensor_scale, output);
+    let mut plan = DecodePlan::new(format, tensor_scale, output);
+    // 256 tables cost about as much as 256 groups: build them when there are many more.
+    if n / group >= BYTE_TABLE_MIN_GROUPS {
+        plan.precompute_byte_tables();
+    }
     if run_decode(backend, &plan, codes, scales, out, threads_for(opts, n)).is_err() {
         // Report the oracle's error, with the oracle's partial output.
         return decode::decode_bits(format, codes, scales, tensor_scale, output, out);

@@ -41,8 +41,13 @@ pub(crate) fn decode_span(
     while !rest.is_empty() {
         let g = i / group;
         let in_group = (group - i % group).min(rest.len());
-        let (grid, s) = plan.group(scales, g).ok_or(())?;
-        let table = group_table(&plan.grids[grid], s, plan.t, plan.output);
+        let (grid, table) = match plan.cached_table(scales, g) {
+            Some(cached) => cached.ok_or(())?,
+            None => {
+                let (grid, s) = plan.group(scales, g).ok_or(())?;
+                (grid, group_table(&plan.grids[grid], s, plan.t, plan.output))
+            }
+        };
         let valid = plan.valid[grid];
         let (now, later) = rest.split_at_mut(in_group);
         for (j, slot) in now.iter_mut().enumerate() {

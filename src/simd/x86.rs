@@ -167,8 +167,13 @@ fn decode_avx2(
     let fifteen = _mm256_set1_epi32(15);
     for (k, chunk) in out.chunks_exact_mut(group).enumerate() {
         let g = g0 + k;
-        let (grid, s) = plan.group(scales, g).ok_or(())?;
-        let table = table_avx2(&plan.grids[grid], s, plan.t, plan.output);
+        let (grid, table) = match plan.cached_table(scales, g) {
+            Some(cached) => cached.ok_or(())?,
+            None => {
+                let (grid, s) = plan.group(scales, g).ok_or(())?;
+                (grid, table_avx2(&plan.grids[grid], s, plan.t, plan.output))
+            }
+        };
         // SAFETY: `table` has 16 u32s; two loads of 8.
         let (lo, hi) = unsafe {
             (
