@@ -521,10 +521,10 @@ _UNSEEN = {
 
 
 def _report(t, allow=()) -> Report:
-    cases, groups, elements, mismatches, text, exercised, *rest = t
+    cases, groups, elements, mismatches, text, exercised, indistinguishable = t
     r = Report(cases, groups, elements, [Mismatch(*m) for m in mismatches], text, allow)
     r.exercised = dict(zip(_EXERCISED, exercised))
-    r.indistinguishable = list(rest[0]) if rest else []
+    r.indistinguishable = list(indistinguishable)
     return r
 
 

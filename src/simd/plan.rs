@@ -87,16 +87,23 @@ impl DecodePlan {
             .collect();
     }
 
-    /// The grid and the precomputed table of group `g` when `byte_tables` is filled:
-    /// `Some(None)` for an invalid selector, `None` when there are no tables.
+    /// The grid and the 16 decoded values of group `g`, or `None` for an invalid selector:
+    /// the precomputed table of its scale byte when `byte_tables` is filled, else
+    /// `compute(grid values, scale)` (the backend's own per-group table).
     #[inline]
-    pub fn cached_table(&self, scales: &[u8], g: usize) -> Option<Option<(usize, [u32; 16])>> {
-        if self.byte_tables.is_empty() {
-            return None;
+    pub fn group_values(
+        &self,
+        scales: &[u8],
+        g: usize,
+        compute: impl FnOnce(&[f64; 16], f64) -> [u32; 16],
+    ) -> Option<(usize, [u32; 16])> {
+        if !self.byte_tables.is_empty() {
+            let b = scales[g] as usize;
+            let grid = usize::try_from(self.grid_of_byte[b]).ok()?;
+            return Some((grid, self.byte_tables[b]));
         }
-        let b = scales[g] as usize;
-        let grid = self.grid_of_byte[b];
-        Some((grid >= 0).then(|| (grid as usize, self.byte_tables[b])))
+        let (grid, s) = self.group(scales, g)?;
+        Some((grid, compute(&self.grids[grid], s)))
     }
 
     /// The grid and scale value of group `g`, or `None` for an invalid selector.

@@ -41,13 +41,11 @@ pub(crate) fn decode_span(
     while !rest.is_empty() {
         let g = i / group;
         let in_group = (group - i % group).min(rest.len());
-        let (grid, table) = match plan.cached_table(scales, g) {
-            Some(cached) => cached.ok_or(())?,
-            None => {
-                let (grid, s) = plan.group(scales, g).ok_or(())?;
-                (grid, group_table(&plan.grids[grid], s, plan.t, plan.output))
-            }
-        };
+        let (grid, table) = plan
+            .group_values(scales, g, |values, s| {
+                group_table(values, s, plan.t, plan.output)
+            })
+            .ok_or(())?;
         let valid = plan.valid[grid];
         let (now, later) = rest.split_at_mut(in_group);
         for (j, slot) in now.iter_mut().enumerate() {

@@ -167,13 +167,12 @@ fn decode_avx2(
     let fifteen = _mm256_set1_epi32(15);
     for (k, chunk) in out.chunks_exact_mut(group).enumerate() {
         let g = g0 + k;
-        let (grid, table) = match plan.cached_table(scales, g) {
-            Some(cached) => cached.ok_or(())?,
-            None => {
-                let (grid, s) = plan.group(scales, g).ok_or(())?;
-                (grid, table_avx2(&plan.grids[grid], s, plan.t, plan.output))
-            }
-        };
+        // The closure inherits this function's target features, so `table_avx2` is safe here.
+        let (grid, table) = plan
+            .group_values(scales, g, |values, s| {
+                table_avx2(values, s, plan.t, plan.output)
+            })
+            .ok_or(())?;
         // SAFETY: `table` has 16 u32s; two loads of 8.
         let (lo, hi) = unsafe {
             (

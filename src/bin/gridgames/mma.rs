@@ -100,74 +100,15 @@ pub fn run(args: &MmaArgs) -> Result<ExitCode, String> {
     } else {
         cases::check(&text)
     };
+    // What fails the run: mismatches not excused by --allow-nan-payload, malformed lines.
+    let excused = |m: &cases::Mismatch| args.allow_nan_payload && m.nan_payload_only;
+    let failing = report.mismatches.iter().filter(|m| !excused(m)).count();
     if args.json {
-        use std::io::Write;
-        let mut out = std::io::stdout().lock();
-        for c in &report.results {
-            let width = if c.f16 { 4 } else { 8 };
-            let record = serde_json::json!({
-                "line": c.line,
-                "instr": c.instr,
-                "expected": format!("{:0width$x}", c.expected),
-                "computed": format!("{:0width$x}", c.got),
-                "ulps": c.ulps,
-                "ok": c.expected == c.got || (args.allow_nan_payload && c.nan_payload_only),
-            });
-            if writeln!(out, "{record}").is_err() {
-                return Ok(ExitCode::SUCCESS);
-            }
+        if !print_json(&report, &excused) {
+            return Ok(ExitCode::SUCCESS);
         }
-        for (line, msg) in &report.malformed {
-            eprintln!("{}:{line}: malformed: {msg}", path.display());
-        }
-        eprintln!(
-            "{}: {} cases, {} mismatches, {} malformed lines",
-            path.display(),
-            report.cases,
-            report.mismatches.len(),
-            report.malformed.len()
-        );
-        let failing = report
-            .mismatches
-            .iter()
-            .filter(|m| !(args.allow_nan_payload && m.nan_payload_only))
-            .count();
-        return Ok(if failing == 0 && report.malformed.is_empty() {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        });
-    }
-    let mut failing = 0usize;
-    let mut shown = 0usize;
-    for m in &report.mismatches {
-        if args.allow_nan_payload && m.nan_payload_only {
-            continue;
-        }
-        failing += 1;
-        if shown < args.max_report {
-            shown += 1;
-            let tag = if m.nan_payload_only {
-                " (NaN payload only)"
-            } else {
-                ""
-            };
-            println!(
-                "{}:{}: {}: expected {:08X} got {:08X}, {} ulp{tag}",
-                path.display(),
-                m.line,
-                m.instr,
-                m.expected,
-                m.got,
-                m.ulps
-            );
-        }
-    }
-    for (line, msg) in &report.malformed {
-        println!("{}:{line}: malformed: {msg}", path.display());
-    }
-    for (instr, n, bad) in &report.per_instr {
-        println!("  {instr}: {n} cases, {bad} mismatches");
+    } else {
+        print_text(&report, path, &excused, args.max_report);
     }
     // A match against a model nobody measured on hardware is a statement about the model.
     let unmeasured: Vec<&str> = report
@@ -184,7 +125,8 @@ pub fn run(args: &MmaArgs) -> Result<ExitCode, String> {
             unmeasured.join(", ")
         );
     }
-    println!(
+    // The summary: on stdout for the text report, on stderr beside the JSON records.
+    let summary = format!(
         "{}: {} cases, {} mismatches ({} NaN-payload-only), {} malformed lines",
         path.display(),
         report.cases,
@@ -196,9 +138,75 @@ pub fn run(args: &MmaArgs) -> Result<ExitCode, String> {
             .count(),
         report.malformed.len()
     );
+    if args.json {
+        for (line, msg) in &report.malformed {
+            eprintln!("{}:{line}: malformed: {msg}", path.display());
+        }
+        eprintln!("{summary}");
+    } else {
+        println!("{summary}");
+    }
     Ok(if failing == 0 && report.malformed.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// One JSON object per case on stdout; false when the reader went away (`| head`).
+fn print_json(report: &cases::Report, excused: &dyn Fn(&cases::Mismatch) -> bool) -> bool {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    for c in &report.results {
+        let width = if c.f16 { 4 } else { 8 };
+        let record = serde_json::json!({
+            "line": c.line,
+            "instr": c.instr,
+            "expected": format!("{:0width$x}", c.expected),
+            "computed": format!("{:0width$x}", c.got),
+            "ulps": c.ulps,
+            "ok": c.expected == c.got || excused(c),
+        });
+        if writeln!(out, "{record}").is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// The first `max_report` failing mismatches, the malformed lines and the per-instruction
+/// counts, on stdout.
+fn print_text(
+    report: &cases::Report,
+    path: &std::path::Path,
+    excused: &dyn Fn(&cases::Mismatch) -> bool,
+    max_report: usize,
+) {
+    for m in report
+        .mismatches
+        .iter()
+        .filter(|m| !excused(m))
+        .take(max_report)
+    {
+        let tag = if m.nan_payload_only {
+            " (NaN payload only)"
+        } else {
+            ""
+        };
+        println!(
+            "{}:{}: {}: expected {:08X} got {:08X}, {} ulp{tag}",
+            path.display(),
+            m.line,
+            m.instr,
+            m.expected,
+            m.got,
+            m.ulps
+        );
+    }
+    for (line, msg) in &report.malformed {
+        println!("{}:{line}: malformed: {msg}", path.display());
+    }
+    for (instr, n, bad) in &report.per_instr {
+        println!("  {instr}: {n} cases, {bad} mismatches");
+    }
 }
