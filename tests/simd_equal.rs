@@ -418,6 +418,147 @@ fn quantize_adversarial_every_format() {
     }
 }
 
+/// Calls of ≥ 256 groups quantize from per-scale-code tables (`CODE_TABLES_MIN_GROUPS`):
+/// the adversarial groups again, in tensors large enough for the tables on 1 and 3 threads.
+#[test]
+fn quantize_adversarial_large_uses_code_tables() {
+    for f in all_formats() {
+        for seed in 0..3u64 {
+            let x = adversarial(&f, seed + 2000, 800 + seed as usize * 37);
+            check_quantize(&f, &x, true, &format!("{} seed {seed} large", f.name));
+        }
+    }
+}
+
+/// Every threshold of every grid at every stored scale code, in one tensor (so the fast path
+/// reads them from its per-code tables): for code c of grid g, a group led by g's target
+/// value times P = s(c)·t (its scale code is then c), then every midpoint × P rounded to f32
+/// and its two f32 neighbours, both signs. A one-ulp error in any table entry that a group
+/// selects changes a code here.
+#[test]
+fn quantize_boundaries_at_every_scale_code() {
+    for f in all_formats()
+        .into_iter()
+        .filter(|f| f.scale_bytes == 1 && !f.grids.is_empty())
+    {
+        let q = Quantizer::new(&f, Profile::Reference).unwrap();
+        let group = f.group_size as usize;
+        let limit = if f.tensor_scale { 1000f32 } else { f32::MAX };
+        let t = if f.tensor_scale {
+            q.tensor_context_for_amax(limit).scale as f64
+        } else {
+            1.0
+        };
+        let mut x = vec![0f32; group];
+        x[0] = limit;
+        for (gi, grid) in f.grids.iter().enumerate() {
+            let selector = f.selector_bits_of_grid.get(gi).copied().unwrap_or(0);
+            let prepared = PreparedGrid::new(grid);
+            for c in 0..=gridgames::quant::max_scale_code(&f) {
+                let p = f.scale_value(c | selector) * t;
+                let lead = (grid.target_value() as f64 * p) as f32;
+                if !(p > 0.0 && lead.is_finite() && lead.abs() <= limit) {
+                    continue;
+                }
+                let mut pool = Vec::new();
+                for m in &prepared.midpoints {
+                    let mid = m.mantissa as f64
+                        * 2f64.powi(m.exponent)
+                        * if m.negative { -1.0 } else { 1.0 };
+                    let b = (mid * p) as f32;
+                    for d in [-1i64, 0, 1] {
+                        let y = f32::from_bits((b.to_bits() as i64 + d) as u32);
+                        if y.is_finite() && y.abs() <= lead.abs() {
+                            pool.extend([y, -y]);
+                        }
+                    }
+                }
+                for chunk in pool.chunks(group - 1) {
+                    x.push(lead);
+                    x.extend_from_slice(chunk);
+                    x.extend(std::iter::repeat_n(0.0, group - 1 - chunk.len()));
+                }
+            }
+        }
+        assert!(
+            x.len() / group >= 256,
+            "{}: {} groups",
+            f.name,
+            x.len() / group
+        );
+        check_quantize(&f, &x, false, &format!("{} every scale code", f.name));
+    }
+}
+
+/// Groups on which two grids score (nearly) the same: the fast path sums scores in f32 or
+/// f64 lanes in its own order and must re-score close calls in the oracle's order. For each
+/// multi-grid format, pairs of random groups a, b whose oracle grid choices differ are
+/// bisected along x(λ) = a + λ(b − a) (each element rounded to f32) down to adjacent λ where
+/// the oracle's choice flips; the groups on both sides of each flip (scores within a few
+/// ulps of each other), and exact ties (a group quantized exactly on a point set two grids
+/// share), go into one tensor with a fixed anchor group (so the tensor scale is the same as
+/// in the bisection), large enough for the per-code tables.
+#[test]
+fn quantize_near_ties_in_grid_choice() {
+    for f in all_formats().into_iter().filter(|f| f.grids.len() > 1) {
+        let q = Quantizer::new(&f, Profile::Reference).unwrap();
+        let group = f.group_size as usize;
+        // Anchor: amax 4 fixes the tensor scale; every other group stays below it.
+        let mut anchor = vec![0.25f32; group];
+        anchor[0] = 4.0;
+        let choice = |g: &[f32]| {
+            let mut x = anchor.clone();
+            x.extend_from_slice(g);
+            q.quantize(&x, false).unwrap().grid_of_group[1]
+        };
+        let mut seed = 0x5eed ^ group as u64;
+        let mut random_group = |seed: &mut u64| -> Vec<f32> {
+            (0..group)
+                .map(|_| ((lcg(seed) % 20_001) as f32 - 10_000.0) * 3e-4)
+                .collect()
+        };
+        let mut tensor = anchor.clone();
+        let mut flips = 0;
+        let mut tries = 0;
+        while flips < 150 && tries < 20_000 {
+            tries += 1;
+            let a = random_group(&mut seed);
+            let b = random_group(&mut seed);
+            let (ca, cb) = (choice(&a), choice(&b));
+            if ca == cb {
+                continue;
+            }
+            let at = |l: f64| -> Vec<f32> {
+                a.iter()
+                    .zip(&b)
+                    .map(|(&u, &v)| (u as f64 + l * (v as f64 - u as f64)) as f32)
+                    .collect()
+            };
+            let (mut lo, mut hi) = (0f64, 1f64);
+            for _ in 0..60 {
+                let mid = 0.5 * (lo + hi);
+                if choice(&at(mid)) == ca {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            tensor.extend(at(lo));
+            tensor.extend(at(hi));
+            flips += 1;
+        }
+        assert!(flips >= 100, "{}: only {flips} grid flips found", f.name);
+        // Exact ties: all-equal magnitudes that several grids represent at the same scale,
+        // and zero groups (every grid scores 0; the lowest index wins).
+        for k in 0..100 {
+            let v = [0.0f32, 0.5, 1.0, 2.0][k % 4] * if k % 8 < 4 { 1.0 } else { -1.0 };
+            tensor.extend(std::iter::repeat_n(v, group));
+        }
+        assert!(tensor.len() / group >= 256);
+        check_quantize(&f, &tensor, false, &format!("{} near ties", f.name));
+    }
+}
+
 #[test]
 fn quantize_large_tensor_threads() {
     let mut seed = 7u64;

@@ -51,7 +51,7 @@ pub enum Backend {
     Scalar,
     /// Fast portable Rust: per-group tables and exact thresholds, no SIMD intrinsics.
     Portable,
-    /// x86_64 AVX2 (with F16C and BMI2).
+    /// x86_64 AVX2 (with FMA, F16C and BMI2).
     Avx2,
     /// x86_64 AVX-512 F, BW, VL and VBMI.
     Avx512,
@@ -88,6 +88,7 @@ impl Backend {
             #[cfg(target_arch = "x86_64")]
             Backend::Avx2 => {
                 std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
                     && std::arch::is_x86_feature_detected!("f16c")
                     && std::arch::is_x86_feature_detected!("bmi2")
             }

@@ -239,7 +239,25 @@ pub(crate) struct QuantPlan {
     pub scale_of_code: [f64; 256],
     /// The 16-groups-at-once layout (`x86::quantize_tiles_avx512`), when it applies.
     pub tile: Option<TilePlan>,
+    /// Per-scale-code tables, built on the first large call (`code_tables`).
+    tables: std::sync::OnceLock<CodeTables>,
 }
+
+/// What quantize needs of one grid for a group whose stored scale code is `c`: the element
+/// thresholds (`element_thresholds` of P = s(c)·t) and the decoded f32 values
+/// (`group_table(values, s(c), t, F32)`, for the error score of multi-grid formats). Both
+/// depend only on the code, not on the group, so a tensor with more groups than codes builds
+/// them once per code, with the same functions the per-group path calls: bits unchanged.
+#[derive(Clone, Debug)]
+pub(crate) struct CodeTables {
+    /// `thr[grid][c]`; entries of a code whose P is 0 are unused (the zero-scale path).
+    pub thr: Vec<Vec<[f32; 16]>>,
+    /// `dec[grid][c]`; empty for single-grid formats (no score is needed).
+    pub dec: Vec<Vec<[u32; 16]>>,
+}
+
+/// Groups from which building `CodeTables` (≤ 256 codes × grids) pays for itself.
+pub(crate) const CODE_TABLES_MIN_GROUPS: usize = 256;
 
 /// What the tile kernel (16 groups at once, one group per vector lane) needs besides the
 /// grid plan. It applies to single-grid, sign-magnitude formats with 1-byte scales whose
@@ -574,7 +592,45 @@ impl QuantPlan {
             max_code,
             scale_of_code,
             tile,
+            tables: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The per-scale-code tables for a call of `groups` groups: `None` for small calls (the
+    /// per-group path is cheaper) and for 4-byte scales (too many codes).
+    pub fn code_tables(&self, groups: usize) -> Option<&CodeTables> {
+        if groups < CODE_TABLES_MIN_GROUPS || self.format.scale_bytes != 1 {
+            return None;
+        }
+        Some(self.tables.get_or_init(|| {
+            let codes = self.max_code as usize + 1;
+            let multi = self.grids.len() > 1;
+            let mut thr = Vec::with_capacity(self.grids.len());
+            let mut dec = Vec::new();
+            for gp in &self.grids {
+                let s = |c: usize| self.scale_value(c as u32 | gp.selector_bits);
+                thr.push(
+                    (0..codes)
+                        .map(|c| {
+                            let p = s(c) * self.t;
+                            if p == 0.0 {
+                                [f32::INFINITY; 16]
+                            } else {
+                                element_thresholds(gp, p)
+                            }
+                        })
+                        .collect(),
+                );
+                if multi {
+                    dec.push(
+                        (0..codes)
+                            .map(|c| group_table(&gp.values, s(c), self.t, Output::F32))
+                            .collect(),
+                    );
+                }
+            }
+            CodeTables { thr, dec }
+        }))
     }
 
     /// The stored scale (selector bits not yet set) of a group with amax bits `amax`.

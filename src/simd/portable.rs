@@ -83,22 +83,45 @@ impl DecodeKernel for PortableDecode {
 /// (count of thresholds ≤ x, magnitudes for sign-magnitude grids), mapped to codes, and, when
 /// `dec` is given, the sum of squared errors against the decoded f32 values, in any order.
 pub(crate) trait ElementKernel {
-    /// `p` = s · t > 0, the exact scale product.
-    fn codes(grid: &GridPlan, p: f64, x: &[f32], dec: Option<&[u32; 16]>, out: &mut [u8]) -> f64;
+    /// Unit roundoff of the arithmetic the score is summed in (2^-53 for f64, 2^-24 for
+    /// f32): `select` derives its "too close to call" margin from it.
+    const SCORE_UNIT: f64;
+    /// `element_thresholds(grid, p)`, for a kernel that computes them faster.
+    #[inline(always)]
+    fn thresholds(grid: &GridPlan, p: f64) -> [f32; 16] {
+        element_thresholds(grid, p)
+    }
+    /// `thr`: `element_thresholds` of the group's exact scale product (P > 0).
+    fn codes(
+        grid: &GridPlan,
+        thr: &[f32; 16],
+        x: &[f32],
+        dec: Option<&[u32; 16]>,
+        out: &mut [u8],
+    ) -> f64;
 }
 
 /// Plain Rust element search.
 pub(crate) struct PortableElements;
 
 impl ElementKernel for PortableElements {
+    const SCORE_UNIT: f64 = F64_UNIT;
     // Always inlined, so the AVX2 instantiation (`x86::quantize_avx2`) compiles it with AVX2.
     #[inline(always)]
-    fn codes(grid: &GridPlan, p: f64, x: &[f32], dec: Option<&[u32; 16]>, out: &mut [u8]) -> f64 {
-        let thr = element_thresholds(grid, p);
-        portable_codes(grid, &thr, x, out);
+    fn codes(
+        grid: &GridPlan,
+        thr: &[f32; 16],
+        x: &[f32],
+        dec: Option<&[u32; 16]>,
+        out: &mut [u8],
+    ) -> f64 {
+        portable_codes(grid, thr, x, out);
         dec.map_or(0.0, |d| sse_any_order(x, out, d))
     }
 }
+
+/// Unit roundoff of f64 (2^-53).
+pub(crate) const F64_UNIT: f64 = f64::EPSILON / 2.0;
 
 #[inline(always)]
 pub(crate) fn portable_codes(grid: &GridPlan, thr: &[f32; 16], x: &[f32], out: &mut [u8]) {
@@ -140,18 +163,49 @@ pub(crate) fn sse_any_order(x: &[f32], codes: &[u8], dec: &[u32; 16]) -> f64 {
     (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
-/// Relative margin under which two scores count as "too close to call". Each score is a sum
-/// of n ≤ 4096 non-negative terms d², where d = x − dec is rounded once and d² once: each
-/// term carries a relative error ≤ 3u, and any summation order adds ≤ (n−1)u (u = 2^-53), so
-/// both the oracle's sum and ours lie within ε = (n + 2)u ≤ 2^-40.9 of the exact sum. If ours
-/// differ by more than 4ε·max, the oracle's differ in the same direction (and are not equal).
-/// 2^-36 leaves a wide berth.
-const MARGIN: f64 = 1.0 / (1u64 << 36) as f64;
+/// When two approximate scores are too close to call. Each score is a sum of n non-negative
+/// terms d², d = x − dec. Summed in a format of unit roundoff u, in any order, with d and d²
+/// (or an FMA) rounded once each: the result lies within (n + 2)·u·S of the exact sum S
+/// (Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd ed., §3.1 and §4.2),
+/// plus, where terms fall below the format's normal range, at most 2^-149 (f32) per rounding
+/// (a subtraction of two floats is exact when its result is subnormal, so only the squares
+/// and sums can lose, each by half a subnormal quantum). The oracle's own f64 sum obeys the
+/// same bound with u = 2^-53. If two approximate scores differ by more than 16(n + 2)u times
+/// the larger, plus 16n·2^-149, the exact sums and the oracle's sums are ordered the same way
+/// and are not equal; otherwise the grids are re-scored in the oracle's order. A factor of 4
+/// would suffice; 16 leaves a wide berth at a negligible cost in re-scores.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ScoreBound {
+    rel: f64,
+    abs: f64,
+}
+
+impl ScoreBound {
+    /// The bound for groups of `n` elements summed at unit roundoff `unit`.
+    pub fn new(n: usize, unit: f64) -> ScoreBound {
+        ScoreBound {
+            rel: 16.0 * (n as f64 + 2.0) * unit,
+            abs: 16.0 * n as f64 * f32::from_bits(1) as f64,
+        }
+    }
+
+    /// Whether `b` is clearly above `a` (never for NaN or Inf).
+    #[inline]
+    fn clearly_above(self, a: f64, b: f64) -> bool {
+        b.is_finite() && (b - a) > self.rel * a.max(b) + self.abs
+    }
+}
 
 /// Pick the grid as the oracle does (smallest score, exact ties to the lowest index), from
-/// scores summed in any order; when two scores are too close to call, re-score those grids
-/// in the oracle's order.
-pub(crate) fn select(approx: &[f64], x: &[f32], codes: &[[u8; 4096]], decs: &[[u32; 16]]) -> usize {
+/// scores summed in any order; when two scores are too close to call (`ScoreBound`), re-score
+/// those grids in the oracle's order.
+pub(crate) fn select(
+    bound: ScoreBound,
+    approx: &[f64],
+    x: &[f32],
+    codes: &[[u8; 4096]],
+    decs: &[[u32; 16]],
+) -> usize {
     let n = approx.len();
     let mut best = 0usize;
     for g in 1..n {
@@ -159,14 +213,7 @@ pub(crate) fn select(approx: &[f64], x: &[f32], codes: &[[u8; 4096]], decs: &[[u
             best = g;
         }
     }
-    let clear = (0..n).all(|g| {
-        g == best || {
-            let (a, b) = (approx[best], approx[g]);
-            // b must be clearly above a; NaN or Inf anywhere is never clear.
-            (b - a) > MARGIN * a.max(b) && b.is_finite()
-        }
-    });
-    if clear {
+    if (0..n).all(|g| g == best || bound.clearly_above(approx[best], approx[g])) {
         return best;
     }
     let len = x.len();
@@ -207,7 +254,9 @@ pub(crate) fn amax_bits(x: &[f32]) -> u32 {
 
 /// Quantize whole groups. `x` holds the groups; `codes` their packed bytes (the group size
 /// is even, so groups start on byte boundaries); one scale (1 or 4 bytes) and one grid index
-/// per group.
+/// per group. Per group and grid: the scale code, then the element thresholds and (multi-grid)
+/// decoded values of that code — from the plan's per-code tables on large calls, computed
+/// here otherwise, with the same functions — then the element kernel, then the grid choice.
 #[inline(always)]
 pub(crate) fn quantize_groups<K: ElementKernel>(
     plan: &QuantPlan,
@@ -221,6 +270,9 @@ pub(crate) fn quantize_groups<K: ElementKernel>(
     let multi = plan.grids.len() > 1;
     let mut scratch = Scratch::new(plan.grids.len());
     let scale_bytes = f.scale_bytes as usize;
+    let tables = plan.code_tables(x.len() / group);
+    let bound = ScoreBound::new(group, K::SCORE_UNIT);
+    let mut local_thr = [0f32; 16];
     for (g, xs) in x.chunks_exact(group).enumerate() {
         let amax = amax_bits(xs);
         let mut stored = [0u32; MAX_GRIDS];
@@ -230,23 +282,35 @@ pub(crate) fn quantize_groups<K: ElementKernel>(
             let s = plan.scale_value(stored[gi]);
             let p = s * plan.t;
             let out = &mut scratch.codes[gi][..group];
-            let dec = if multi {
-                scratch.decs[gi] = group_table(&gp.values, s, plan.t, Output::F32);
-                Some(&scratch.decs[gi])
-            } else {
-                None
+            let thr = match tables {
+                Some(t) => {
+                    if multi {
+                        scratch.decs[gi] = t.dec[gi][code as usize];
+                    }
+                    &t.thr[gi][code as usize]
+                }
+                None => {
+                    if multi {
+                        scratch.decs[gi] = group_table(&gp.values, s, plan.t, Output::F32);
+                    }
+                    if p != 0.0 {
+                        local_thr = K::thresholds(gp, p);
+                    }
+                    &local_thr
+                }
             };
+            let dec = multi.then_some(&scratch.decs[gi]);
             scratch.approx[gi] = if p == 0.0 {
                 for (slot, &v) in out.iter_mut().zip(xs) {
                     *slot = gp.zero_codes[v.is_sign_negative() as usize];
                 }
                 dec.map_or(0.0, |d| sse_any_order(xs, out, d))
             } else {
-                K::codes(gp, p, xs, dec, out)
+                K::codes(gp, thr, xs, dec, out)
             };
         }
         let best = if multi {
-            select(&scratch.approx, xs, &scratch.codes, &scratch.decs)
+            select(bound, &scratch.approx, xs, &scratch.codes, &scratch.decs)
         } else {
             0
         };

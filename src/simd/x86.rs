@@ -1,4 +1,4 @@
-//! x86_64 kernels: AVX-512 (F, BW, VL, VBMI) and AVX2 (with F16C, BMI2).
+//! x86_64 kernels: AVX-512 (F, BW, VL, VBMI) and AVX2 (with FMA, F16C, BMI2).
 //!
 //! Each entry point is a safe function that runs a `#[target_feature]` function; callers
 //! reach it only through `Backend::effective()`, which returns an x86 backend only when
@@ -43,7 +43,7 @@ pub(crate) fn decode_groups(
             unsafe { decode_avx512(plan, codes, scales, g0, out) }
         }
         Backend::Avx2 | Backend::Avx512 if have(Backend::Avx2) && group.is_multiple_of(8) => {
-            // SAFETY: AVX2, F16C and BMI2 were detected at run time (`have`).
+            // SAFETY: AVX2, FMA, F16C and BMI2 were detected at run time (`have`).
             unsafe { decode_avx2(plan, codes, scales, g0, out) }
         }
         _ => decode_span(plan, codes, scales, g0 * group, out),
@@ -152,7 +152,7 @@ fn decode_avx512(
     Ok(())
 }
 
-#[target_feature(enable = "avx2,f16c,bmi2")]
+#[target_feature(enable = "avx2,fma,f16c,bmi2")]
 fn decode_avx2(
     plan: &DecodePlan,
     codes: &[u8],
@@ -208,7 +208,7 @@ fn decode_avx2(
 
 /// The 16 decoded values of one group (AVX2: f32 in vectors, 16-bit outputs through the
 /// portable rounding).
-#[target_feature(enable = "avx2,f16c,bmi2")]
+#[target_feature(enable = "avx2,fma,f16c,bmi2")]
 fn table_avx2(grid: &[f64; 16], s: f64, t: f64, output: Output) -> [u32; 16] {
     if output != Output::F32 {
         return super::plan::group_table(grid, s, t, output);
@@ -243,14 +243,14 @@ pub(crate) fn quantize_groups(
             unsafe { quantize_avx512(plan, x, codes, scales, grid_of_group) }
         }
         Backend::Avx2 | Backend::Avx512 if have(Backend::Avx2) => {
-            // SAFETY: AVX2, F16C and BMI2 were detected at run time.
+            // SAFETY: AVX2, FMA, F16C and BMI2 were detected at run time.
             unsafe { quantize_avx2(plan, x, codes, scales, grid_of_group) }
         }
         _ => portable::quantize_groups::<PortableElements>(plan, x, codes, scales, grid_of_group),
     }
 }
 
-#[target_feature(enable = "avx2,f16c,bmi2")]
+#[target_feature(enable = "avx2,fma,f16c,bmi2")]
 fn quantize_avx2(
     plan: &QuantPlan,
     x: &[f32],
@@ -258,8 +258,124 @@ fn quantize_avx2(
     scales: &mut [u8],
     grid_of_group: &mut [u8],
 ) {
-    // The portable loops, compiled for AVX2 (the compiler vectorizes the threshold count).
-    portable::quantize_groups::<PortableElements>(plan, x, codes, scales, grid_of_group)
+    if plan.format.group_size.is_multiple_of(8) {
+        portable::quantize_groups::<Avx2Elements>(plan, x, codes, scales, grid_of_group)
+    } else {
+        // The portable loops, compiled for AVX2.
+        portable::quantize_groups::<PortableElements>(plan, x, codes, scales, grid_of_group)
+    }
+}
+
+/// The AVX2 element search. Only reached from `quantize_avx2` (features enabled, group
+/// sizes multiples of 8).
+struct Avx2Elements;
+
+impl ElementKernel for Avx2Elements {
+    // The score is summed in f32 lanes (`ScoreBound` widens the margin to match).
+    const SCORE_UNIT: f64 = f32::EPSILON as f64 / 2.0;
+    #[inline(always)]
+    fn codes(
+        grid: &GridPlan,
+        thr: &[f32; 16],
+        x: &[f32],
+        dec: Option<&[u32; 16]>,
+        out: &mut [u8],
+    ) -> f64 {
+        // SAFETY: this impl is only instantiated inside `quantize_avx2`, whose features were
+        // detected at run time.
+        unsafe { codes_avx2(grid, thr, x, dec, out) }
+    }
+}
+
+/// `table[idx]` for a 16-entry table held as two vectors of 8 (`idx` < 16 per lane): two
+/// `vpermps` and a blend on bit 3 moved to the sign bit.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,bmi2")]
+fn lookup16_avx2(lo: __m256, hi: __m256, idx: __m256i) -> __m256 {
+    let a = _mm256_permutevar8x32_ps(lo, idx);
+    let b = _mm256_permutevar8x32_ps(hi, idx);
+    _mm256_blendv_ps(a, b, _mm256_castsi256_ps(_mm256_slli_epi32::<28>(idx)))
+}
+
+/// Elements 8 at a time: |x| (sign-magnitude grids) compared with each threshold, the
+/// all-ones compare masks subtracted to count them (the point index, exactly
+/// `portable_codes`' count), mapped to codes by a 16-entry lookup unless point k is code k,
+/// the sign OR'd in, the 8 codes narrowed to bytes with `vpshufb`. The score: the decoded
+/// value by the same lookup, the error and its square summed by FMA in f32 lanes.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,bmi2")]
+fn codes_avx2(
+    grid: &GridPlan,
+    thr: &[f32; 16],
+    x: &[f32],
+    dec: Option<&[u32; 16]>,
+    out: &mut [u8],
+) -> f64 {
+    let n = grid.n_mids;
+    let sm = grid.sign_magnitude;
+    let mut tv = [_mm256_setzero_ps(); 16];
+    for (slot, &t) in tv.iter_mut().zip(&thr[..n]) {
+        *slot = _mm256_set1_ps(t);
+    }
+    let mut pc = [0u32; 16];
+    for (slot, &c) in pc.iter_mut().zip(&grid.point_codes) {
+        *slot = c as u32;
+    }
+    let load16 = |t: &[u32; 16]| {
+        // SAFETY: `t` is 16 u32s; two loads of 8.
+        unsafe {
+            (
+                _mm256_loadu_ps(t.as_ptr().cast()),
+                _mm256_loadu_ps(t.as_ptr().add(8).cast()),
+            )
+        }
+    };
+    let (pc_lo, pc_hi) = load16(&pc);
+    let identity = (0..=n).all(|k| grid.point_codes[k] as usize == k);
+    let decv = dec.map(load16);
+    let abs = _mm256_set1_epi32(0x7fff_ffff);
+    let eight = _mm256_set1_epi32(8);
+    // Byte 0 of each dword to the low 4 bytes of each 128-bit half.
+    let narrow = _mm256_setr_epi8(
+        0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8, 12, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1,
+    );
+    let mut acc = _mm256_setzero_ps();
+    for (xs, os) in x.chunks_exact(8).zip(out.chunks_exact_mut(8)) {
+        // SAFETY: `xs` has 8 f32s (chunks_exact).
+        let v = unsafe { _mm256_loadu_ps(xs.as_ptr()) };
+        let vi = _mm256_castps_si256(v);
+        let m = if sm {
+            _mm256_castsi256_ps(_mm256_and_si256(vi, abs))
+        } else {
+            v
+        };
+        let mut idx = _mm256_setzero_si256();
+        for &t in &tv[..n] {
+            let ge = _mm256_cmp_ps::<_CMP_GE_OQ>(m, t);
+            idx = _mm256_sub_epi32(idx, _mm256_castps_si256(ge));
+        }
+        let mut code = if identity {
+            idx
+        } else {
+            _mm256_castps_si256(lookup16_avx2(pc_lo, pc_hi, idx))
+        };
+        if sm {
+            code = _mm256_or_si256(code, _mm256_and_si256(_mm256_srli_epi32::<28>(vi), eight));
+        }
+        let b = _mm256_shuffle_epi8(code, narrow);
+        let bytes = _mm_unpacklo_epi32(_mm256_castsi256_si128(b), _mm256_extracti128_si256::<1>(b));
+        // SAFETY: `os` has 8 bytes (chunks_exact); one 8-byte store.
+        unsafe { _mm_storel_epi64(os.as_mut_ptr().cast(), bytes) };
+        if let Some((d_lo, d_hi)) = decv {
+            let e = _mm256_sub_ps(v, lookup16_avx2(d_lo, d_hi, code));
+            acc = _mm256_fmadd_ps(e, e, acc);
+        }
+    }
+    let s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps::<1>(acc));
+    let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    let s = _mm_add_ss(s, _mm_shuffle_ps::<1>(s, s));
+    _mm_cvtss_f32(s) as f64
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
@@ -502,11 +618,26 @@ fn quantize_tiles_avx512<const N: usize>(
 struct Avx512Elements;
 
 impl ElementKernel for Avx512Elements {
+    const SCORE_UNIT: f64 = portable::F64_UNIT;
     #[inline(always)]
-    fn codes(grid: &GridPlan, p: f64, x: &[f32], dec: Option<&[u32; 16]>, out: &mut [u8]) -> f64 {
+    fn thresholds(grid: &GridPlan, p: f64) -> [f32; 16] {
+        let mut out = [0f32; 16];
+        // SAFETY: only instantiated inside `quantize_avx512` (features detected at run
+        // time); `out` is 16 f32s.
+        unsafe { _mm512_storeu_ps(out.as_mut_ptr(), thresholds_avx512(grid, p)) };
+        out
+    }
+    #[inline(always)]
+    fn codes(
+        grid: &GridPlan,
+        thr: &[f32; 16],
+        x: &[f32],
+        dec: Option<&[u32; 16]>,
+        out: &mut [u8],
+    ) -> f64 {
         // SAFETY: this impl is only instantiated inside `quantize_avx512`, whose features
         // were detected at run time; group sizes there are multiples of 16.
-        unsafe { codes_avx512(grid, p, x, dec, out) }
+        unsafe { codes_avx512(grid, thr, x, dec, out) }
     }
 }
 
@@ -514,12 +645,13 @@ impl ElementKernel for Avx512Elements {
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
 fn codes_avx512(
     grid: &GridPlan,
-    p: f64,
+    thr: &[f32; 16],
     x: &[f32],
     dec: Option<&[u32; 16]>,
     out: &mut [u8],
 ) -> f64 {
-    let t = thresholds_avx512(grid, p);
+    // SAFETY: `thr` is 16 f32s.
+    let t = unsafe { _mm512_loadu_ps(thr.as_ptr()) };
     // SAFETY: `point_codes` is 16 bytes.
     let pcv = _mm512_cvtepu8_epi32(unsafe { _mm_loadu_si128(grid.point_codes.as_ptr().cast()) });
     let decv = dec.map(|d| {
@@ -629,7 +761,7 @@ fn encode_avx512(kind: Fast, x: &[f32], out: &mut [u8]) {
     encode_portable(kind, x, out)
 }
 
-#[target_feature(enable = "avx2,f16c,bmi2")]
+#[target_feature(enable = "avx2,fma,f16c,bmi2")]
 fn encode_avx2(kind: Fast, x: &[f32], out: &mut [u8]) {
     encode_portable(kind, x, out)
 }
