@@ -512,7 +512,7 @@ fn quantize_near_ties_in_grid_choice() {
             q.quantize(&x, false).unwrap().grid_of_group[1]
         };
         let mut seed = 0x5eed ^ group as u64;
-        let mut random_group = |seed: &mut u64| -> Vec<f32> {
+        let random_group = |seed: &mut u64| -> Vec<f32> {
             (0..group)
                 .map(|_| ((lcg(seed) % 20_001) as f32 - 10_000.0) * 3e-4)
                 .collect()
