@@ -220,11 +220,83 @@ pub(crate) struct GridPlan {
     pub tie_up_mask: u16,
     /// The code of the k-th point (points ascending), padded with the last.
     pub point_codes: [u8; 16],
+    /// The same, widened to u32 lanes (vector lookups).
+    pub point_codes32: [u32; 16],
+    /// Whether point k is code k for every k ≤ `n_mids` (the lookup can be skipped).
+    pub identity_codes: bool,
     /// The code the oracle gives ±0 under a zero scale (index 1 for -0).
     pub zero_codes: [u8; 2],
     /// f32 bit thresholds of the block scale: the scale code is the number of entries ≤
     /// the group amax's bits (capped at `max_code`). Empty for floor-pow2 and f32 scales.
     pub scale_thresholds: Vec<u32>,
+    /// A direct index into `scale_thresholds` (RNE 1-byte scales, when it applies).
+    pub scale_index: Option<ScaleIndex>,
+}
+
+/// The RNE scale code without a search. Bucket k holds the amax bit patterns with
+/// `bits >> 19 == k` (1/16 of a binade); `start[k]` counts the thresholds below the bucket's
+/// first pattern, and no bucket holds more than `probe` thresholds, so the code is
+/// `start[k]` plus the number of the `probe` thresholds from there that are ≤ the amax: the
+/// count of all thresholds ≤ the amax, which is what the binary search computes.
+#[derive(Clone, Debug)]
+pub(crate) struct ScaleIndex {
+    pub start: Box<[u16; 4096]>,
+    /// Thresholds per bucket, at most (≤ `MAX_SCALE_PROBE`).
+    pub probe: usize,
+    /// `scale_thresholds` padded with `probe` more `u32::MAX` (so reads never leave it).
+    pub thresholds: Vec<u32>,
+}
+
+/// The number of entries ≤ `amax` of a sorted table padded to a power of two with values above
+/// every finite amax: a branch-free binary search.
+fn binary_search_count(t: &[u32], amax: u32) -> u32 {
+    let mut lo = 0usize;
+    let mut step = t.len() / 2;
+    while step > 0 {
+        lo += step * (t[lo + step - 1] <= amax) as usize;
+        step /= 2;
+    }
+    lo as u32
+}
+
+/// Beyond this many thresholds in one bucket the binary search is as fast.
+const MAX_SCALE_PROBE: usize = 3;
+
+impl ScaleIndex {
+    fn new(thresholds: &[u32]) -> Option<ScaleIndex> {
+        let real: Vec<u32> = thresholds
+            .iter()
+            .copied()
+            .take_while(|&t| t != u32::MAX)
+            .collect();
+        let mut start = Box::new([0u16; 4096]);
+        let mut probe = 0;
+        for (k, slot) in start.iter_mut().enumerate() {
+            let first = (k as u32) << 19;
+            let below = real.partition_point(|&t| t < first);
+            let inside = real[below..].partition_point(|&t| t <= first | 0x7_ffff);
+            *slot = below as u16;
+            probe = probe.max(inside);
+        }
+        if probe > MAX_SCALE_PROBE {
+            return None;
+        }
+        let mut padded = real;
+        padded.resize(padded.len() + probe.max(1), u32::MAX);
+        Some(ScaleIndex {
+            start,
+            probe,
+            thresholds: padded,
+        })
+    }
+
+    /// The number of thresholds ≤ `amax` (amax a finite f32's bits, sign clear).
+    #[inline(always)]
+    pub fn count(&self, amax: u32) -> u32 {
+        let lo = self.start[(amax >> 19) as usize & 4095] as usize;
+        let t = &self.thresholds[lo..lo + self.probe];
+        lo as u32 + t.iter().map(|&t| (t <= amax) as u32).sum::<u32>()
+    }
 }
 
 /// The reference quantizer, prepared for one tensor (its tensor scale fixed).
@@ -326,7 +398,7 @@ impl TilePlan {
                 Some(format.scale_element.bias - crate::quant::floor_log2(grid.target)),
             ),
         };
-        let identity_codes = (0..=grid.n_mids).all(|k| grid.point_codes[k] as usize == k);
+        let identity_codes = grid.identity_codes;
         Some(TilePlan {
             scale_thresholds,
             scale_steps,
@@ -437,7 +509,11 @@ impl GridPlan {
                 m | (((k >= prepared.midpoints.len().min(15)) || tie_up[k]) as u16) << k
             }),
             point_codes,
+            point_codes32: point_codes.map(u32::from),
+            identity_codes: (0..=prepared.midpoints.len().min(15))
+                .all(|k| point_codes[k] as usize == k),
             zero_codes: [zero(false), zero(true)],
+            scale_index: ScaleIndex::new(&scale_thresholds),
             scale_thresholds,
         }
     }
@@ -649,18 +725,10 @@ impl QuantPlan {
             ScaleRounding::FloorPow2 => {
                 crate::quant::reference_scale_floor_pow2(f, f32::from_bits(amax), grid.target)
             }
-            ScaleRounding::Rne => {
-                // Branch-free binary search (the table is padded to a power of two with
-                // values above every finite amax): the count of thresholds ≤ amax.
-                let t = &grid.scale_thresholds;
-                let mut lo = 0usize;
-                let mut step = t.len() / 2;
-                while step > 0 {
-                    lo += step * (t[lo + step - 1] <= amax) as usize;
-                    step /= 2;
-                }
-                (lo as u32).min(self.max_code)
-            }
+            ScaleRounding::Rne => match &grid.scale_index {
+                Some(index) => index.count(amax).min(self.max_code),
+                None => binary_search_count(&grid.scale_thresholds, amax).min(self.max_code),
+            },
         }
     }
 
@@ -745,6 +813,44 @@ pub fn ceil_threshold(b: f64, tie_up: bool) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The bucket index counts exactly what the binary search counts: every built-in RNE
+    /// format with 1-byte scales, several tensor scales, every amax at a threshold and one
+    /// bit pattern either side, and at every bucket's first and last pattern.
+    #[test]
+    fn scale_index_equals_binary_search() {
+        let mut indexed = 0;
+        for f in crate::tables::FORMATS.iter().filter(|f| {
+            f.scale_bytes == 1 && f.scale_rounding == ScaleRounding::Rne && !f.grids.is_empty()
+        }) {
+            for ts in [1.0f32, 0.3720238, 1.0e-30, 3.0e30, 7.0e-3] {
+                for gi in 0..f.grids.len() {
+                    let gp = GridPlan::new(f, gi, ts);
+                    let Some(index) = &gp.scale_index else {
+                        continue;
+                    };
+                    indexed += 1;
+                    let t = &gp.scale_thresholds;
+                    let mut probes: Vec<u32> = Vec::new();
+                    for &v in t.iter().filter(|&&v| v < 0x7f80_0000) {
+                        probes.extend([v.saturating_sub(1), v, v + 1]);
+                    }
+                    for k in 0..0xff0u32 {
+                        probes.extend([k << 19, (k << 19) | 0x7_ffff]);
+                    }
+                    for a in probes.into_iter().filter(|&a| a < 0x7f80_0000) {
+                        assert_eq!(
+                            index.count(a),
+                            binary_search_count(t, a),
+                            "{} grid {gi} ts {ts} amax {a:#x}",
+                            f.name
+                        );
+                    }
+                }
+            }
+        }
+        assert!(indexed > 20, "only {indexed} grids indexed");
+    }
 
     /// `ceil_threshold_fma` against the exact oracle path (`exact_threshold` on the exact
     /// product), on every midpoint of every built-in grid times products P = S·T built so

@@ -199,6 +199,7 @@ impl ScoreBound {
 /// Pick the grid as the oracle does (smallest score, exact ties to the lowest index), from
 /// scores summed in any order; when two scores are too close to call (`ScoreBound`), re-score
 /// those grids in the oracle's order.
+#[inline(always)]
 pub(crate) fn select(
     bound: ScoreBound,
     approx: &[f64],

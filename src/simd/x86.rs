@@ -282,8 +282,15 @@ impl ElementKernel for Avx2Elements {
         out: &mut [u8],
     ) -> f64 {
         // SAFETY: this impl is only instantiated inside `quantize_avx2`, whose features were
-        // detected at run time.
-        unsafe { codes_avx2(grid, thr, x, dec, out) }
+        // detected at run time. The threshold count is unrolled: entries past `n_mids` are
+        // +Inf, which no finite element reaches, so counting 7 or 15 of them is exact.
+        unsafe {
+            if grid.n_mids <= 7 {
+                codes_avx2::<7>(grid, thr, x, dec, out)
+            } else {
+                codes_avx2::<15>(grid, thr, x, dec, out)
+            }
+        }
     }
 }
 
@@ -301,25 +308,21 @@ fn lookup16_avx2(lo: __m256, hi: __m256, idx: __m256i) -> __m256 {
 /// all-ones compare masks subtracted to count them (the point index, exactly
 /// `portable_codes`' count), mapped to codes by a 16-entry lookup unless point k is code k,
 /// the sign OR'd in, the 8 codes narrowed to bytes with `vpshufb`. The score: the decoded
-/// value by the same lookup, the error and its square summed by FMA in f32 lanes.
+/// value by the same lookup, the error and its square summed by FMA in f32 lanes. `N` is the
+/// number of thresholds to count (≥ the grid's `n_mids`; the rest are +Inf).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,bmi2")]
-fn codes_avx2(
+fn codes_avx2<const N: usize>(
     grid: &GridPlan,
     thr: &[f32; 16],
     x: &[f32],
     dec: Option<&[u32; 16]>,
     out: &mut [u8],
 ) -> f64 {
-    let n = grid.n_mids;
     let sm = grid.sign_magnitude;
-    let mut tv = [_mm256_setzero_ps(); 16];
-    for (slot, &t) in tv.iter_mut().zip(&thr[..n]) {
+    let mut tv = [_mm256_setzero_ps(); N];
+    for (slot, &t) in tv.iter_mut().zip(thr) {
         *slot = _mm256_set1_ps(t);
-    }
-    let mut pc = [0u32; 16];
-    for (slot, &c) in pc.iter_mut().zip(&grid.point_codes) {
-        *slot = c as u32;
     }
     let load16 = |t: &[u32; 16]| {
         // SAFETY: `t` is 16 u32s; two loads of 8.
@@ -330,8 +333,8 @@ fn codes_avx2(
             )
         }
     };
-    let (pc_lo, pc_hi) = load16(&pc);
-    let identity = (0..=n).all(|k| grid.point_codes[k] as usize == k);
+    let (pc_lo, pc_hi) = load16(&grid.point_codes32);
+    let identity = grid.identity_codes;
     let decv = dec.map(load16);
     let abs = _mm256_set1_epi32(0x7fff_ffff);
     let eight = _mm256_set1_epi32(8);
@@ -351,7 +354,7 @@ fn codes_avx2(
             v
         };
         let mut idx = _mm256_setzero_si256();
-        for &t in &tv[..n] {
+        for &t in &tv {
             let ge = _mm256_cmp_ps::<_CMP_GE_OQ>(m, t);
             idx = _mm256_sub_epi32(idx, _mm256_castps_si256(ge));
         }
