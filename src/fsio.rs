@@ -154,27 +154,78 @@ pub fn remove_registered_temps() {
     }
 }
 
-/// Write `bytes` to `path` atomically: a temporary file beside it, then a rename. A missing
-/// directory is reported by the target's name, not the temporary file's.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
-    let tmp = temp_path_for(path)?;
-    register_temp(&tmp);
-    let written = std::fs::File::create(&tmp).and_then(|mut f| {
-        f.write_all(bytes)?;
-        f.flush()
-    });
-    let result = match written {
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(io_error(path, e))
+/// A file written in pieces and put in place atomically: the bytes go to a registered
+/// temporary file beside `path` (removed on interruption, see [`remove_registered_temps`]),
+/// which [`AtomicFile::commit`] renames over `path`. Dropped without a commit (an error on
+/// the way), the temporary file is removed, so no partial output is ever left at `path`.
+#[derive(Debug)]
+pub struct AtomicFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    file: Option<std::fs::File>,
+}
+
+impl AtomicFile {
+    /// Start writing `path`. A missing directory is reported by the target's name.
+    pub fn create(path: &Path) -> Result<AtomicFile, FileError> {
+        let tmp = temp_path_for(path)?;
+        register_temp(&tmp);
+        match std::fs::File::create(&tmp) {
+            Ok(file) => Ok(AtomicFile {
+                path: path.to_path_buf(),
+                tmp,
+                file: Some(file),
+            }),
+            Err(e) => {
+                unregister_temp(&tmp);
+                Err(io_error(path, e))
+            }
         }
-        Ok(()) => std::fs::rename(&tmp, path).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            io_error(path, e)
-        }),
-    };
-    unregister_temp(&tmp);
-    result
+    }
+
+    /// Append `bytes`.
+    pub fn write_all(&mut self, bytes: &[u8]) -> Result<(), FileError> {
+        let path = self.path.clone();
+        self.file()?
+            .write_all(bytes)
+            .map_err(|e| io_error(&path, e))
+    }
+
+    /// The open temporary file, for writers that seek (safetensors layouts).
+    pub fn file(&mut self) -> Result<&mut std::fs::File, FileError> {
+        self.file.as_mut().ok_or_else(|| FileError::Io {
+            path: self.path.clone(),
+            message: "already committed".into(),
+        })
+    }
+
+    /// Put the file in place: flushed to the device, then renamed over the target.
+    pub fn commit(mut self) -> Result<(), FileError> {
+        if let Some(f) = self.file.take() {
+            f.sync_all().map_err(|e| io_error(&self.path, e))?;
+        }
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| io_error(&self.path, e))?;
+        unregister_temp(&self.tmp);
+        self.tmp = PathBuf::new();
+        Ok(())
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if !self.tmp.as_os_str().is_empty() {
+            self.file = None;
+            let _ = std::fs::remove_file(&self.tmp);
+            unregister_temp(&self.tmp);
+        }
+    }
+}
+
+/// Write `bytes` to `path` atomically ([`AtomicFile`] in one piece).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
+    let mut f = AtomicFile::create(path)?;
+    f.write_all(bytes)?;
+    f.commit()
 }
 
 /// SHA-256 of `bytes`, lowercase hex.

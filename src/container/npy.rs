@@ -166,6 +166,14 @@ impl Npy<'_> {
 
 /// Serialize an array (`descr` one of `<f4`, `<f2`, `<u2`, `|u1`) as `.npy` version 1.0.
 pub fn to_bytes(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
+    let mut out = header_bytes(descr, shape);
+    out.extend_from_slice(data);
+    out
+}
+
+/// The `.npy` (version 1.0) header of an array of `descr` and `shape`, C order; the data
+/// follows it directly (it starts on a 64-byte boundary).
+pub fn header_bytes(descr: &str, shape: &[usize]) -> Vec<u8> {
     let shape_text = match shape.len() {
         1 => format!("({},)", shape[0]),
         _ => format!(
@@ -183,12 +191,11 @@ pub fn to_bytes(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
     let total = 10 + header.len() + 1;
     header.push_str(&" ".repeat((64 - total % 64) % 64));
     header.push('\n');
-    let mut out = Vec::with_capacity(10 + header.len() + data.len());
+    let mut out = Vec::with_capacity(10 + header.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&[1, 0]);
     out.extend_from_slice(&(header.len() as u16).to_le_bytes());
     out.extend_from_slice(header.as_bytes());
-    out.extend_from_slice(data);
     out
 }
 

@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use safetensors::tensor::Dtype;
 
@@ -274,19 +274,6 @@ struct Entry {
 }
 
 /// Removes the temporary file unless the output was renamed into place.
-struct TempFile {
-    path: PathBuf,
-    done: bool,
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.done {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
 fn dtype_name(d: Dtype) -> String {
     // Dtype's Serialize gives the safetensors spelling ("F8_E4M3", ...).
     serde_json::to_value(d)
@@ -592,12 +579,8 @@ pub fn quantize_file_with(
     let data_start = 8 + header.len() as u64;
     let total = data_start + offset;
 
-    let mut tmp = TempFile {
-        path: crate::fsio::temp_path_for(output)?,
-        done: false,
-    };
-    crate::fsio::register_temp(&tmp.path);
-    let mut out = File::create(&tmp.path).map_err(|e| io_err(output, e))?;
+    let mut tmp = crate::fsio::AtomicFile::create(output)?;
+    let out = tmp.file()?;
     let werr = |e: std::io::Error| io_err(output, e);
     out.set_len(total).map_err(werr)?;
     out.write_all(&(header.len() as u64).to_le_bytes())
@@ -645,10 +628,17 @@ pub fn quantize_file_with(
         while done < src.count {
             let n = step.min(src.count - done);
             read_values(input, &mut file, src, done, n, &mut raw_buf, &mut x)?;
-            quantizer
-                .check_finite(&x, done)
-                .map_err(|e| format!("{}: tensor `{}`: {e}", input.display(), src.name))?;
-            amax = x.iter().fold(amax, |m, v| m.max(v.abs()));
+            // One integer max over the magnitude bits (vectorized) decides both: below the
+            // Inf pattern, every value is finite and the bits order as the magnitudes.
+            let bits = x.iter().fold(0u32, |m, v| m.max(v.to_bits() & 0x7fff_ffff));
+            if bits < 0x7f80_0000 {
+                amax = amax.max(f32::from_bits(bits));
+            } else {
+                quantizer
+                    .check_finite(&x, done)
+                    .map_err(|e| format!("{}: tensor `{}`: {e}", input.display(), src.name))?;
+                amax = x.iter().fold(amax, |m, v| m.max(v.abs()));
+            }
             done += n;
         }
         let ctx = quantizer.tensor_context_for_amax(amax);
@@ -707,10 +697,6 @@ pub fn quantize_file_with(
             .quantized
             .push((src.name.clone(), src.count, rows * stored_cols / group));
     }
-    out.sync_all().map_err(werr)?;
-    drop(out);
-    std::fs::rename(&tmp.path, output).map_err(|e| io_err(output, e))?;
-    tmp.done = true;
-    crate::fsio::unregister_temp(&tmp.path);
+    tmp.commit()?;
     Ok(report)
 }

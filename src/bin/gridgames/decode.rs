@@ -105,13 +105,17 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             ));
         }
     };
-    let values = decode_tensor(&args.input, &format, t, output, &opts)?;
     let descr = match output {
         Output::F32 => "<f4",
         _ => "<u2",
     };
-    let data = npy::to_bytes(descr, &t.shape, &values);
-    gridgames::fsio::write_atomic(&args.output, &data)?;
+    // Streamed: the header, then each decoded chunk as it is ready (no full-size buffer).
+    let mut file = gridgames::fsio::AtomicFile::create(&args.output)?;
+    file.write_all(&npy::header_bytes(descr, &t.shape))?;
+    decode_tensor_into(&args.input, &format, t, output, &opts, &mut |bytes| {
+        file.write_all(bytes).map_err(String::from)
+    })?;
+    file.commit()?;
     eprintln!(
         "decoded `{}` ({} values, {}) to {}",
         t.name,
@@ -123,7 +127,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
 }
 
 /// The dense little-endian bytes (f32, or f16/bf16 bits) of one quantized tensor, row
-/// padding removed. Decoded a chunk of whole groups at a time (no full-size u32 buffer).
+/// padding removed.
 fn decode_tensor(
     input: &std::path::Path,
     format: &gridgames::format::Format,
@@ -131,6 +135,25 @@ fn decode_tensor(
     output: Output,
     opts: &Options,
 ) -> Result<Vec<u8>, String> {
+    let width = if output == Output::F32 { 4 } else { 2 };
+    let mut data = Vec::with_capacity(t.shape.iter().product::<usize>() * width);
+    decode_tensor_into(input, format, t, output, opts, &mut |bytes| {
+        data.extend_from_slice(bytes);
+        Ok(())
+    })?;
+    Ok(data)
+}
+
+/// `decode_tensor`, handing the bytes to `sink` a chunk of whole groups at a time (no
+/// full-size buffer).
+fn decode_tensor_into(
+    input: &std::path::Path,
+    format: &gridgames::format::Format,
+    t: &container::StoredQuantized,
+    output: Output,
+    opts: &Options,
+    sink: &mut dyn FnMut(&[u8]) -> Result<(), String>,
+) -> Result<(), String> {
     let count: usize = t.shape.iter().product();
     let n = t.codes.len() * 2;
     let cols = *t.shape.last().unwrap_or(&count);
@@ -158,9 +181,9 @@ fn decode_tensor(
         return Err(format!("{}: tensor `{}`: {e}", input.display(), t.name));
     }
     let width = if output == Output::F32 { 4 } else { 2 };
-    let mut data = Vec::with_capacity(count * width);
     let step = ((1usize << 20) / (2 * group)).max(1) * (2 * group);
     let mut bits = Vec::new();
+    let mut data = Vec::with_capacity(step * width);
     let mut start = 0;
     while start < n {
         let len = step.min(n - start);
@@ -181,6 +204,26 @@ fn decode_tensor(
             &mut bits,
         )
         .map_err(|e| format!("{}: tensor `{}`: {e}", input.display(), t.name))?;
+        data.clear();
+        if t.row_padding == 0 && start + len <= count {
+            // Every decoded value is kept (no row padding, none past the shape).
+            data.resize(len * width, 0);
+            match output {
+                Output::F32 => {
+                    for (d, b) in data.chunks_exact_mut(4).zip(&bits) {
+                        d.copy_from_slice(&b.to_le_bytes());
+                    }
+                }
+                _ => {
+                    for (d, b) in data.chunks_exact_mut(2).zip(&bits) {
+                        d.copy_from_slice(&(*b as u16).to_le_bytes());
+                    }
+                }
+            }
+            sink(&data)?;
+            start += len;
+            continue;
+        }
         for (j, b) in bits.iter().enumerate() {
             let e = start + j;
             // Keep the real values: inside a row, before its padding; none past the shape.
@@ -192,9 +235,10 @@ fn decode_tensor(
                 _ => data.extend_from_slice(&(*b as u16).to_le_bytes()),
             }
         }
+        sink(&data)?;
         start += len;
     }
-    Ok(data)
+    Ok(())
 }
 
 /// A dense checkpoint: every chosen quantized tensor decoded (as `<name>.weight`), every
