@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CLI speed at the limit of the machine: `quantize` and `decode` of 2^26 f32 values (256 MiB)
-# against `cp` of the same bytes, in one run, on tmpfs (/dev/shm). Prints seconds (best of 3)
+# against `cp` of the same bytes, in one run, on tmpfs (/dev/shm). Prints seconds (best of 5)
 # and the ratios.       bash benches/cli_speed.sh [N_VALUES]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,9 +11,9 @@ DIR=$(mktemp -d /dev/shm/gg-speed.XXXX)
 trap 'rm -rf "$DIR"' EXIT
 PY=${PYTHON:-python3}
 "$PY" -c "import numpy as np,sys; np.save(sys.argv[1], np.random.default_rng(0).standard_normal(int(sys.argv[2]), dtype=np.float32).reshape(-1, 4096))" "$DIR/x.npy" "$N"
-best() {  # best wall time of 3 runs of "$@"
+best() {  # best wall time of 5 runs of "$@"
     local b=999
-    for _ in 1 2 3; do
+    for _ in 1 2 3 4 5; do
         local s e
         s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N)
         b=$(echo "$e - $s" | bc -l | awk -v b="$b" '{print ($1 < b) ? $1 : b}')

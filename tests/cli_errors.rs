@@ -325,3 +325,158 @@ fn verify_names_the_profiles_its_input_cannot_separate() {
         "the golden inputs separate every profile: {text}"
     );
 }
+
+/// Swizzled scales in checkpoints: `quantize --scale-layout` writes the cuBLAS 128x4 and
+/// FlashInfer 8x4 layouts (padded with zeros, recorded in `gridgames.scale_layout`); the bytes
+/// are checked against the layouts' tile definitions written out here (destination order:
+/// 128x4 tiles hold, for each of 32 rows, the 4 groups of rows r, r+32, r+64, r+96; 8x4 tiles
+/// hold 8 rows of 4 groups), not against `gridgames::layout`. `decode` and `verify` read them
+/// back by the metadata; an explicit `--scale-layout` that contradicts it is an error; a
+/// swizzled checkpoint without the metadata (as other tools write it) is read with the flag.
+#[test]
+fn swizzled_scales_in_checkpoints() {
+    use safetensors::SafeTensors;
+    let d = Dir::new("swizzled-ckpt");
+    let (rows, cols) = (200usize, 128usize);
+    let x: Vec<f32> = (0..rows * cols)
+        .map(|i| ((i * 7919 % 2003) as f32 - 1000.0) / 97.0)
+        .collect();
+    write_npy(&d.path("x.npy"), &[rows, cols], &x);
+    let (ok, err) = run(&d, &["quantize", "x.npy", "lin.safetensors"]);
+    assert!(ok, "{err}");
+    let read = |f: &str| std::fs::read(d.path(f)).unwrap();
+    let lin_bytes = read("lin.safetensors");
+    let lin = SafeTensors::deserialize(&lin_bytes).unwrap();
+    let linear = lin.tensor("tensor.weight_scale").unwrap().data().to_vec();
+    let groups = cols / 16;
+    assert_eq!(linear.len(), rows * groups);
+    let (ok, err) = run(&d, &["decode", "lin.safetensors", "lin.npy"]);
+    assert!(ok, "{err}");
+    for (name, tile_rows) in [("128x4", 128usize), ("8x4", 8)] {
+        let out = format!("{name}.safetensors");
+        let (ok, err) = run(&d, &["quantize", "--scale-layout", name, "x.npy", &out]);
+        assert!(ok, "{name}: {err}");
+        let bytes = read(&out);
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        let s = st.tensor("tensor.weight_scale").unwrap();
+        let (pr, pg) = (rows.div_ceil(tile_rows) * tile_rows, groups.div_ceil(4) * 4);
+        assert_eq!(s.shape(), &[pr, pg], "{name}: padded shape");
+        // The tile definitions, walked in storage order.
+        let mut want = Vec::with_capacity(pr * pg);
+        for row_tile in 0..pr / tile_rows {
+            for col_tile in 0..pg / 4 {
+                let inner = if tile_rows == 128 { 32 } else { 8 };
+                let stacks = tile_rows / inner;
+                for r in 0..inner {
+                    for stack in 0..stacks {
+                        for c in 0..4 {
+                            let row = row_tile * tile_rows + stack * inner + r;
+                            let g = col_tile * 4 + c;
+                            want.push(if row < rows && g < groups {
+                                linear[row * groups + g]
+                            } else {
+                                0
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(s.data(), &want[..], "{name}: scale bytes");
+        // Read back by the metadata.
+        let (ok, err) = run(&d, &["verify", "--input", "x.npy", "--quantized", &out]);
+        assert!(ok, "{name}: {err}");
+        let dec = format!("{name}.npy");
+        let (ok, err) = run(&d, &["decode", &out, &dec]);
+        assert!(ok, "{name}: {err}");
+        assert_eq!(read(&dec), read("lin.npy"), "{name}: decoded values");
+        // A contradicting flag is refused.
+        let (ok, err) = run(
+            &d,
+            &[
+                "verify",
+                "--input",
+                "x.npy",
+                "--quantized",
+                &out,
+                "--scale-layout",
+                "linear",
+            ],
+        );
+        assert!(!ok && err.contains("records scale layout"), "{name}: {err}");
+        // Without the metadata (another tool's checkpoint): needs the flag.
+        let views: Vec<(String, safetensors::tensor::TensorView)> = st
+            .tensors()
+            .into_iter()
+            .map(|(n, v)| {
+                let t =
+                    safetensors::tensor::TensorView::new(v.dtype(), v.shape().to_vec(), v.data())
+                        .unwrap();
+                (n, t)
+            })
+            .collect();
+        let meta = std::collections::HashMap::from([(
+            "gridgames.format".to_string(),
+            "nvfp4".to_string(),
+        )]);
+        let plain = format!("{name}-plain.safetensors");
+        std::fs::write(
+            d.path(&plain),
+            safetensors::serialize(views, Some(meta)).unwrap(),
+        )
+        .unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_gridgames"))
+            .args(["verify", "--input", "x.npy", "--quantized", &plain])
+            .current_dir(&d.0)
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "{name} without flag must fail: {said}"
+        );
+        if name == "128x4" {
+            // 200 rows pad to 256: the length names the layout.
+            assert!(
+                said.contains("padded size of the `128x4` layout")
+                    && said.contains("--scale-layout"),
+                "{said}"
+            );
+        } else {
+            // 200 × 8 is its own 8x4 padding: same length, so the bytes name the layout.
+            assert!(
+                said.contains("scale-layout") && said.contains("`8x4` layout"),
+                "{said}"
+            );
+        }
+        let (ok, err) = run(
+            &d,
+            &[
+                "verify",
+                "--input",
+                "x.npy",
+                "--quantized",
+                &plain,
+                "--scale-layout",
+                name,
+            ],
+        );
+        assert!(ok, "{name} with flag: {err}");
+    }
+    // A swizzled layout of 4-byte scales is refused, nothing written.
+    let (ok, err) = run(
+        &d,
+        &[
+            "quantize",
+            "--format",
+            "nf4-bnb",
+            "--scale-layout",
+            "128x4",
+            "x.npy",
+            "bnb.safetensors",
+        ],
+    );
+    assert!(!ok && err.contains("1-byte scales"), "{err}");
+    assert!(!d.path("bnb.safetensors").exists());
+}

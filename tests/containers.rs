@@ -24,7 +24,8 @@ fn modelopt_checkpoint_decodes() {
     let dq =
         container::read_safetensors_floats(Path::new("modelopt_dequant"), &dq_bytes, None).unwrap();
     let tensors =
-        container::read_quantized(Path::new("model.safetensors"), &model, &tables::NVFP4).unwrap();
+        container::read_quantized(Path::new("model.safetensors"), &model, &tables::NVFP4, None)
+            .unwrap();
     assert!(
         tensors.len() >= 7,
         "expected the 7 Linear layers, got {}",
@@ -86,7 +87,8 @@ fn modelopt_checkpoint_requantizes_bit_for_bit() {
     let originals =
         container::read_safetensors_floats(Path::new("original"), &orig_bytes, None).unwrap();
     let tensors =
-        container::read_quantized(Path::new("model.safetensors"), &model, &tables::NVFP4).unwrap();
+        container::read_quantized(Path::new("model.safetensors"), &model, &tables::NVFP4, None)
+            .unwrap();
     let q = Quantizer::new(&tables::NVFP4, Profile::ModelOpt).unwrap();
     for t in &tensors {
         let x = originals
@@ -147,7 +149,7 @@ fn safetensors_round_trip_every_format() {
             container::metadata_format(&bytes).map(|m| m.0),
             Some(f.name.to_string())
         );
-        let back = container::read_quantized(Path::new("mem"), &bytes, f).unwrap();
+        let back = container::read_quantized(Path::new("mem"), &bytes, f, None).unwrap();
         assert_eq!(back.len(), 1);
         assert_eq!(back[0].codes, q.codes, "{}", f.name);
         assert_eq!(back[0].scales, q.scales, "{}", f.name);

@@ -575,3 +575,68 @@ fn bug_decode_swapped_nibbles() {
     let r = verify_decode_text("planted", &text, &Overrides::default()).expect("parses");
     assert_caught("decoder reads nibbles swapped", &r, Class::NibbleOrder, &[]);
 }
+
+/// Scales written in another layout: a kernel's 128x4 or 8x4 swizzle, or a transpose, of an
+/// otherwise correct answer is one `scale-layout` finding and nothing else (the groups are
+/// checked on the scales read in that layout); a correct answer, and a few wrong scales, are
+/// not mistaken for a layout.
+#[test]
+fn bug_scales_in_another_layout() {
+    use gridgames::ScaleLayout;
+    let f = nvfp4();
+    let (rows, cols) = (256usize, 256usize);
+    let mut seed = 0x1a7e_u64;
+    let x: Vec<f32> = (0..rows * cols)
+        .map(|_| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 8.0
+        })
+        .collect();
+    let q = gridgames::Quantizer::new(f, Profile::Reference)
+        .unwrap()
+        .quantize(&x, false)
+        .unwrap();
+    let groups = cols / 16;
+    let v = Verifier::new(f, Profile::Reference, Options::default()).unwrap();
+    let check = |scales: Vec<u8>| {
+        let mut a = answer_of(&q);
+        a.scales = scales;
+        let mut report = Report::default();
+        v.check_rows("w", &x, cols, Ok(&a), &mut report).unwrap();
+        report
+    };
+    assert!(check(q.scales.clone()).mismatches.is_empty());
+    for layout in [ScaleLayout::Blocked128x4, ScaleLayout::Blocked8x4] {
+        let mut stored = vec![0u8; layout.stored_len(rows, groups)];
+        layout
+            .from_linear(&q.scales, rows, groups, &mut stored)
+            .unwrap();
+        let r = check(stored);
+        assert_caught(layout.name(), &r, Class::ScaleLayout, &[]);
+        assert_eq!(r.mismatches.len(), 1, "{}", r.render(3, &[]));
+        assert!(r.mismatches[0].detail.contains(layout.name()));
+    }
+    let mut transposed = vec![0u8; rows * groups];
+    for r in 0..rows {
+        for c in 0..groups {
+            transposed[c * rows + r] = q.scales[r * groups + c];
+        }
+    }
+    let r = check(transposed);
+    assert_caught("transposed scales", &r, Class::ScaleLayout, &[]);
+    assert_eq!(r.mismatches.len(), 1, "{}", r.render(3, &[]));
+    // A few wrong scales are scale mismatches, not a layout.
+    let mut few = q.scales.clone();
+    for i in (0..few.len()).step_by(97) {
+        few[i] ^= 1;
+    }
+    let r = check(few);
+    assert!(
+        !r.classes().contains(&Class::ScaleLayout),
+        "{}",
+        r.render(3, &[])
+    );
+    assert!(!r.mismatches.is_empty());
+}

@@ -260,7 +260,7 @@ pub fn safetensors(data: &[u8]) {
     }
     let _ = container::metadata_format(data);
     for format in tables::FORMATS {
-        let Ok(ts) = container::read_quantized(path, data, format) else {
+        let Ok(ts) = container::read_quantized(path, data, format, None) else {
             continue;
         };
         for t in ts {

@@ -64,6 +64,7 @@ CLASSES: Tuple[str, ...] = (
     "grid-near-tie",
     "grid-wrong",
     "nibble-order",
+    "scale-layout",
     "selector-bits",
     "nan-payload",
     "wrong-value",
@@ -551,8 +552,9 @@ def verify(
     is still checked under the implementation's own tensor scale. ``grids``: the grid of each
     group, only for selector-free formats (Four Over Six). ``allow``: classes that do not
     make ``ok`` false (they are still reported). ``scale_layout``: how ``scales`` are laid out
-    (:data:`SCALE_LAYOUTS`; a 2-D ``x`` gives the rows); when linear scales look swizzled,
-    the report says so. ``profile="auto"``: verify against every profile of the format; the
+    (:data:`SCALE_LAYOUTS`; a 2-D ``x`` gives the rows); scales that look written in another
+    layout (swizzled, or transposed) are one ``scale-layout`` mismatch, and the groups are
+    checked on the scales read in that layout. ``profile="auto"``: verify against every profile of the format; the
     report's ``by_profile`` maps each profile to its mismatch count ("which library does my
     kernel match?") and the report itself is the best profile's.
     """
@@ -598,20 +600,12 @@ def verify(
         profile,
         None if tensor_scale is None else float(tensor_scale),
         g_list,
+        # Rows of the tensor: scales written in another layout (a swizzle, or transposed)
+        # are then one `scale-layout` finding (the library's check_rows).
+        row_len=int(x32.shape[-1]) if x32.ndim else None,
     )
     r = _report(t, allow)
     r.header = f"gridgames verify: format {fmt['name']}, profile {profile}"
-    scale_classes = ("scale-rounding", "scale-range", "scale-wrong", "selector-bits")
-    bad_scales = sum(1 for m in r.mismatches if m.cls in scale_classes)
-    if (scale_layout == "linear" and fmt["scale_bytes"] == 1 and rows % 128 == 0
-            and groups % 4 == 0 and bad_scales > max(8, rows * groups // 4)):
-        alt = _native.verify(name, x32.reshape(-1), c, unswizzle_scales(s, rows, groups).reshape(-1),
-                             format, profile, None if tensor_scale is None else float(tensor_scale), g_list)
-        if len(alt[3]) < len(r.mismatches) // 4:
-            r.notes.append(
-                f"layout: the scales look swizzled (128x4 blocked): read with scale_layout='128x4' "
-                f"there are {len(alt[3])} mismatches instead of {len(r.mismatches)}"
-            )
     return r
 
 

@@ -253,7 +253,7 @@ fn report_tuple(r: &Report, examples: usize) -> ReportTuple {
 
 /// Verify an implementation's quantized output of one tensor `x` against the profile.
 #[pyfunction]
-#[pyo3(signature = (name, x, codes, scales, format, profile, tensor_scale=None, grids=None, examples=5))]
+#[pyo3(signature = (name, x, codes, scales, format, profile, tensor_scale=None, grids=None, examples=5, row_len=None))]
 #[allow(clippy::too_many_arguments)]
 fn verify<'py>(
     py: Python<'py>,
@@ -266,6 +266,7 @@ fn verify<'py>(
     tensor_scale: Option<f32>,
     grids: Option<Vec<u8>>,
     examples: usize,
+    row_len: Option<usize>,
 ) -> PyResult<ReportTuple> {
     let f = format_of(format)?;
     let v = Verifier::new(&f, profile_of(profile)?, Options::default()).map_err(value_error)?;
@@ -278,7 +279,10 @@ fn verify<'py>(
     let x = x.as_slice().map_err(value_error)?;
     let mut report = Report::default();
     py.detach(|| {
-        v.check(name, x, Ok(&answer), &mut report)?;
+        match row_len {
+            Some(r) => v.check_rows(name, x, r, Ok(&answer), &mut report)?,
+            None => v.check(name, x, Ok(&answer), &mut report)?,
+        }
         report.indistinguishable = v.indistinguishable_profiles(x);
         Ok::<(), String>(())
     })

@@ -14,6 +14,7 @@ use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 
 use crate::format::Format;
+use crate::layout::ScaleLayout;
 use crate::quant::{Profile, Quantized};
 
 /// Metadata keys written by gridgames.
@@ -24,6 +25,10 @@ pub const META_PROFILE: &str = "gridgames.profile";
 pub const META_VERSION: &str = "gridgames.version";
 /// Which tensors `quantize` quantized (the selection rule in words).
 pub const META_RULE: &str = "gridgames.rule";
+/// Metadata key: the layout of the `.weight_scale` tensors (`linear` when absent; see
+/// [`crate::layout`]). Swizzled scales are stored with their zero padding, shape
+/// `[padded rows, padded groups]`.
+pub const META_SCALE_LAYOUT: &str = "gridgames.scale_layout";
 
 /// A float tensor read from a file, converted exactly to f32.
 #[derive(Clone, Debug, PartialEq)]
@@ -231,16 +236,53 @@ pub fn safetensors_bytes(
 }
 
 /// The quantized tensors of a safetensors file: every `<name>.weight` of dtype U8 with a
-/// `<name>.weight_scale` beside it. Sizes are checked against the format.
+/// `<name>.weight_scale` beside it. Sizes are checked against the format. Scales are
+/// returned linear: read in `layout` when given, else in the file's `gridgames.scale_layout`
+/// (linear when absent); a given layout that contradicts the file's is an error.
 pub fn read_quantized(
     path: &Path,
     bytes: &[u8],
     format: &Format,
+    layout: Option<ScaleLayout>,
 ) -> Result<Vec<StoredQuantized>, String> {
     let st = SafeTensors::deserialize(bytes)
         .map_err(|e| io_err(path, format!("not a valid safetensors file: {e}")))?;
     let (_, metadata) = SafeTensors::read_metadata(bytes).map_err(|e| io_err(path, e))?;
     let meta = metadata.metadata().clone().unwrap_or_default();
+    let recorded = match meta.get(META_SCALE_LAYOUT) {
+        None => None,
+        Some(name) => Some(ScaleLayout::from_name(name).ok_or_else(|| {
+            io_err(
+                path,
+                format!("metadata `{META_SCALE_LAYOUT}` = `{name}` is not a known scale layout"),
+            )
+        })?),
+    };
+    let layout = match (layout, recorded) {
+        (Some(given), Some(file)) if given != file => {
+            return Err(io_err(
+                path,
+                format!(
+                    "the file records scale layout `{}` (metadata `{META_SCALE_LAYOUT}`), but `{}` was asked for (option `scale_layout`)",
+                    file.name(),
+                    given.name()
+                ),
+            ))
+        }
+        (Some(l), _) | (None, Some(l)) => l,
+        (None, None) => ScaleLayout::Linear,
+    };
+    if layout != ScaleLayout::Linear && format.scale_bytes != 1 {
+        return Err(io_err(
+            path,
+            format!(
+                "scale layout `{}` holds 1-byte scales; `{}` has {}-byte scales",
+                layout.name(),
+                format.name,
+                format.scale_bytes
+            ),
+        ));
+    }
     let mut out = Vec::new();
     let mut names: Vec<String> = st.names().into_iter().map(String::from).collect();
     names.sort();
@@ -292,37 +334,60 @@ pub fn read_quantized(
             *last = *last * 2 - padded;
         }
         let groups = n.div_ceil(format.group_size as usize);
+        if layout != ScaleLayout::Linear {
+            // Swizzled: rows of whole groups, each scale at the layout's index.
+            if stored_last == 0 || !stored_last.is_multiple_of(group) {
+                return Err(io_err(
+                    path,
+                    format!(
+                        "`{base}`: rows of {stored_last} stored values are not whole groups of {group}, so scale layout `{}` does not apply",
+                        layout.name()
+                    ),
+                ));
+            }
+            let (rows, per_row) = (n / stored_last, stored_last / group);
+            let mut linear = vec![0u8; rows * per_row];
+            layout
+                .to_linear(scale.data(), rows, per_row, &mut linear)
+                .map_err(|e| io_err(path, format!("`{base}.weight_scale`: {e}")))?;
+            out.push(StoredQuantized {
+                name: base.to_string(),
+                shape,
+                codes: codes.data().to_vec(),
+                scales: linear,
+                tensor_scale: tensor_scale_of(path, &st, base, format)?,
+                row_padding: padded,
+            });
+            continue;
+        }
         if scale.data().len() != groups * expected_scale_bytes {
+            // Name a swizzled layout whose padded size this is (a kernel's checkpoint).
+            let hint = (expected_scale_bytes == 1 && stored_last > 0 && stored_last.is_multiple_of(group))
+                .then(|| {
+                    let (rows, per_row) = (n / stored_last, stored_last / group);
+                    ScaleLayout::ALL.into_iter().find(|l| {
+                        *l != ScaleLayout::Linear
+                            && l.stored_len(rows, per_row) == scale.data().len()
+                    })
+                })
+                .flatten()
+                .map(|l| {
+                    format!(
+                        "; that is the padded size of the `{}` layout: read the scales in that layout (option `scale_layout`)",
+                        l.name()
+                    )
+                })
+                .unwrap_or_default();
             return Err(io_err(
                 path,
                 format!(
-                    "`{base}`: {n} elements in groups of {} need {groups} scales, but `{base}.weight_scale` holds {}",
+                    "`{base}`: {n} elements in groups of {} need {groups} scales, but `{base}.weight_scale` holds {}{hint}",
                     format.group_size,
                     scale.data().len() / expected_scale_bytes
                 ),
             ));
         }
-        let tensor_scale = if format.tensor_scale {
-            let t = st.tensor(&format!("{base}.weight_scale_2")).map_err(|_| {
-                io_err(
-                    path,
-                    format!(
-                        "`{base}.weight_scale_2` is missing; format `{}` needs a tensor scale",
-                        format.name
-                    ),
-                )
-            })?;
-            if t.dtype() != Dtype::F32 || t.data().len() != 4 {
-                return Err(io_err(
-                    path,
-                    format!("`{base}.weight_scale_2` must be one F32"),
-                ));
-            }
-            let d = t.data();
-            Some(f32::from_le_bytes([d[0], d[1], d[2], d[3]]))
-        } else {
-            None
-        };
+        let tensor_scale = tensor_scale_of(path, &st, base, format)?;
         out.push(StoredQuantized {
             name: base.to_string(),
             shape,
@@ -333,6 +398,36 @@ pub fn read_quantized(
         });
     }
     Ok(out)
+}
+
+/// The `<base>.weight_scale_2` of a format with a tensor scale (one F32), checked.
+fn tensor_scale_of(
+    path: &Path,
+    st: &SafeTensors,
+    base: &str,
+    format: &Format,
+) -> Result<Option<f32>, String> {
+    Ok(if format.tensor_scale {
+        let t = st.tensor(&format!("{base}.weight_scale_2")).map_err(|_| {
+            io_err(
+                path,
+                format!(
+                    "`{base}.weight_scale_2` is missing; format `{}` needs a tensor scale",
+                    format.name
+                ),
+            )
+        })?;
+        if t.dtype() != Dtype::F32 || t.data().len() != 4 {
+            return Err(io_err(
+                path,
+                format!("`{base}.weight_scale_2` must be one F32"),
+            ));
+        }
+        let d = t.data();
+        Some(f32::from_le_bytes([d[0], d[1], d[2], d[3]]))
+    } else {
+        None
+    })
 }
 
 /// The format and profile named in a file's metadata, if any.

@@ -344,7 +344,6 @@ pub fn quantize_file(
     selection: &Selection,
     chunk: usize,
 ) -> Result<StreamReport, String> {
-    let opts = crate::simd::Options::default();
     quantize_file_with(
         input,
         output,
@@ -353,8 +352,28 @@ pub fn quantize_file(
         npy_u16_as_bf16,
         selection,
         chunk,
-        &opts,
+        &WriteOptions::default(),
     )
+}
+
+/// How [`quantize_file_with`] computes and writes.
+#[derive(Clone, Copy, Debug)]
+pub struct WriteOptions {
+    /// SIMD backend and threads (each chunk is quantized by `crate::simd::quantize_chunk`,
+    /// bit for bit the group-by-group oracle).
+    pub simd: crate::simd::Options,
+    /// Layout of the written `.weight_scale` tensors (swizzled ones are padded, shape
+    /// `[padded rows, padded groups]`, recorded in `gridgames.scale_layout`).
+    pub scale_layout: crate::layout::ScaleLayout,
+}
+
+impl Default for WriteOptions {
+    fn default() -> WriteOptions {
+        WriteOptions {
+            simd: crate::simd::Options::default(),
+            scale_layout: crate::layout::ScaleLayout::Linear,
+        }
+    }
 }
 
 /// The rows-padding a tensor needs (0 when its last dimension is a multiple of `group`), or
@@ -389,8 +408,7 @@ fn row_padding(
     }
 }
 
-/// [`quantize_file`] with the SIMD backend and thread count of `opts` (each chunk is
-/// quantized by `crate::simd::quantize_chunk`, bit for bit the group-by-group oracle).
+/// [`quantize_file`] with the backend, threads and scale layout of `write`.
 #[allow(clippy::too_many_arguments)]
 pub fn quantize_file_with(
     input: &Path,
@@ -400,13 +418,23 @@ pub fn quantize_file_with(
     npy_u16_as_bf16: bool,
     selection: &Selection,
     chunk: usize,
-    opts: &crate::simd::Options,
+    write: &WriteOptions,
 ) -> Result<StreamReport, String> {
     let (mut file, sources, raw) = scan_input(input, npy_u16_as_bf16, None)?;
     let format = &quantizer.format;
+    let opts = &write.simd;
+    let layout = write.scale_layout;
     let group = format.group_size as usize;
     if group == 0 {
         return Err(format!("format `{}` has group size 0", format.name));
+    }
+    if layout != crate::layout::ScaleLayout::Linear && format.scale_bytes != 1 {
+        return Err(format!(
+            "scale layout `{}` holds 1-byte scales; `{}` has {}-byte scales (option `scale_layout`)",
+            layout.name(),
+            format.name,
+            format.scale_bytes
+        ));
     }
     let is_npy = input.extension().is_some_and(|e| e == "npy");
     let rule = if is_npy {
@@ -483,6 +511,12 @@ pub fn quantize_file_with(
     );
     meta.insert(META_RULE.to_string(), rule.clone());
     meta.insert("format".to_string(), "pt".to_string());
+    if layout != crate::layout::ScaleLayout::Linear {
+        meta.insert(
+            super::META_SCALE_LAYOUT.to_string(),
+            layout.name().to_string(),
+        );
+    }
     let mut entries = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let (src, row_pad) = match item {
@@ -522,6 +556,12 @@ pub fn quantize_file_with(
             *last = stored_cols / group;
         }
         let groups = stored / group;
+        let (scale_shape, scale_bytes) = if layout == crate::layout::ScaleLayout::Linear {
+            (scale_shape, (groups * format.scale_bytes as usize) as u64)
+        } else {
+            let (pr, pg) = layout.padded(rows, stored_cols / group);
+            (vec![pr, pg], (pr * pg) as u64)
+        };
         entries.push(Entry {
             name: format!("{name}.weight"),
             dtype: Dtype::U8,
@@ -534,7 +574,7 @@ pub fn quantize_file_with(
             name: format!("{name}.weight_scale"),
             dtype: scale_dtype(format),
             shape: scale_shape,
-            bytes: (groups * format.scale_bytes as usize) as u64,
+            bytes: scale_bytes,
             body: Body::Scales(i),
             offset: 0,
         });
@@ -658,6 +698,7 @@ pub fn quantize_file_with(
         let rows_per = (step / stored_cols).max(1);
         let mut codes = Vec::new();
         let mut scales = Vec::new();
+        let mut all_scales = Vec::new();
         let mut padded = Vec::new();
         let mut row = 0;
         while row < rows {
@@ -688,10 +729,28 @@ pub fn quantize_file_with(
             let scale_off = (first / group * format.scale_bytes as usize) as u64;
             out.seek(SeekFrom::Start(codes_at + (first / 2) as u64))
                 .and_then(|_| out.write_all(&codes))
-                .and_then(|_| out.seek(SeekFrom::Start(scales_at + scale_off)))
-                .and_then(|_| out.write_all(&scales))
                 .map_err(werr)?;
+            if layout == crate::layout::ScaleLayout::Linear {
+                out.seek(SeekFrom::Start(scales_at + scale_off))
+                    .and_then(|_| out.write_all(&scales))
+                    .map_err(werr)?;
+            } else {
+                // Swizzled scales are written once the tensor's are all known (1/group of
+                // the values: small beside the chunk buffers).
+                all_scales.extend_from_slice(&scales);
+            }
             row += nr;
+        }
+        if layout != crate::layout::ScaleLayout::Linear {
+            let per_row = stored_cols / group;
+            let mut swizzled = vec![0u8; layout.stored_len(rows, per_row)];
+            layout
+                .from_linear(&all_scales, rows, per_row, &mut swizzled)
+                .map_err(|e| format!("tensor `{}`: {e}", src.name))?;
+            out.seek(SeekFrom::Start(scales_at))
+                .and_then(|_| out.write_all(&swizzled))
+                .map_err(werr)?;
+            all_scales.clear();
         }
         report
             .quantized

@@ -144,7 +144,10 @@ pub(crate) fn small_float<const M: u32, const B: u32, const MAX: u32, const SIGN
         // a · 2^(B-1+M): the quantum 2^(1-B-M) becomes 1; exact, and < 2^(M+1).
         let scale = f32::from_bits((127 + B - 1 + M) << 23);
         let y = f32::from_bits(a) * scale;
-        ((y + 8_388_608.0) - 8_388_608.0) as u32
+        // y + 2^23 rounds y to an integer (nearest, ties to even) and, for 0 ≤ y < 2^23,
+        // holds it in its low mantissa bits: no float-to-int conversion (whose saturating
+        // semantics cost several vector instructions).
+        (y + 8_388_608.0).to_bits() - 0x4b00_0000
     };
     let shift = 23 - M;
     let norm =

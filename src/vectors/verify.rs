@@ -43,6 +43,9 @@ pub enum Class {
     GridWrong,
     /// The packed codes are the reference's with the two nibbles of every byte swapped.
     NibbleOrder,
+    /// The block scales are the reference's written in another layout (a swizzle such as
+    /// 128x4 or 8x4, or transposed); the groups are then checked on the scales read so.
+    ScaleLayout,
     /// Selector bits of the scale byte are wrong while the codes and scale value are right
     /// (or bits outside the value mask differ), or name no grid.
     SelectorBits,
@@ -56,7 +59,7 @@ pub enum Class {
 
 impl Class {
     /// Every class, in report order.
-    pub const ALL: [Class; 15] = [
+    pub const ALL: [Class; 16] = [
         Class::WrongCode,
         Class::TieCode,
         Class::NearTieCode,
@@ -68,6 +71,7 @@ impl Class {
         Class::GridNearTie,
         Class::GridWrong,
         Class::NibbleOrder,
+        Class::ScaleLayout,
         Class::SelectorBits,
         Class::NanPayload,
         Class::WrongValue,
@@ -88,6 +92,7 @@ impl Class {
             Class::GridNearTie => "grid-near-tie",
             Class::GridWrong => "grid-wrong",
             Class::NibbleOrder => "nibble-order",
+            Class::ScaleLayout => "scale-layout",
             Class::SelectorBits => "selector-bits",
             Class::NanPayload => "nan-payload",
             Class::WrongValue => "wrong-value",
@@ -353,6 +358,110 @@ impl Verifier {
                     })
             })
             .collect()
+    }
+
+    /// [`Verifier::check`] for a tensor whose rows hold `row_len` values (its last
+    /// dimension): block scales written in another layout — a swizzle of
+    /// [`crate::layout::ScaleLayout`], or transposed (groups × rows) — are one
+    /// [`Class::ScaleLayout`] finding instead of many scale mismatches, and the groups are
+    /// then checked on the scales read in that layout. The layout is named only when reading
+    /// the scales so brings at most a quarter of the scale mismatches that reading them as
+    /// given does (and the latter are at least 16).
+    pub fn check_rows(
+        &self,
+        case: &str,
+        x: &[f32],
+        row_len: usize,
+        answer: Result<&Answer, &str>,
+        report: &mut Report,
+    ) -> Result<(), String> {
+        if let Ok(a) = answer {
+            if let Some((detail, scales)) = self.layout_finding(x, row_len, a) {
+                report.mismatches.push(Mismatch {
+                    class: Class::ScaleLayout,
+                    case: case.to_string(),
+                    group: None,
+                    element: None,
+                    detail,
+                });
+                let fixed = Answer {
+                    scales,
+                    ..a.clone()
+                };
+                return self.check(case, x, Ok(&fixed), report);
+            }
+        }
+        self.check(case, x, answer, report)
+    }
+
+    /// The layout the implementation's scales look written in, and the scales read in it.
+    fn layout_finding(&self, x: &[f32], row_len: usize, a: &Answer) -> Option<(String, Vec<u8>)> {
+        use crate::layout::ScaleLayout;
+        let f = &self.format;
+        let g = f.group_size as usize;
+        if f.scale_bytes != 1
+            || g == 0
+            || row_len == 0
+            || !row_len.is_multiple_of(g)
+            || !x.len().is_multiple_of(row_len)
+        {
+            return None;
+        }
+        let (rows, groups) = (x.len() / row_len, row_len / g);
+        if a.scales.len() != rows * groups {
+            return None;
+        }
+        let reference = match (self.full.quantize(x, false), a.tensor_scale) {
+            // Under the implementation's tensor scale, as `check` compares groups.
+            (Ok(r), Some(ti)) if r.tensor_scale != Some(ti) && ti.is_finite() && ti > 0.0 => {
+                let mut ctx = self.full.tensor_context(x);
+                ctx.scale = ti;
+                self.full.quantize_with_context(x, &ctx, false).ok()?
+            }
+            (r, _) => r.ok()?,
+        };
+        let misses = |s: &[u8]| {
+            s.iter()
+                .zip(&reference.scales)
+                .filter(|(a, b)| a != b)
+                .count()
+        };
+        let as_given = misses(&a.scales);
+        if as_given < 16 {
+            return None;
+        }
+        let mut candidates: Vec<(String, Vec<u8>)> = Vec::new();
+        for layout in [ScaleLayout::Blocked128x4, ScaleLayout::Blocked8x4] {
+            let mut v = vec![0u8; rows * groups];
+            if layout.to_linear(&a.scales, rows, groups, &mut v).is_ok() && v != a.scales {
+                candidates.push((format!("the `{}` layout", layout.name()), v));
+            }
+        }
+        if rows > 1 && groups > 1 {
+            let mut v = vec![0u8; rows * groups];
+            for r in 0..rows {
+                for c in 0..groups {
+                    v[r * groups + c] = a.scales[c * rows + r];
+                }
+            }
+            candidates.push((format!("transposed ({groups} × {rows}, groups × rows)"), v));
+        }
+        let (name, scales, best) = candidates
+            .into_iter()
+            .map(|(n, v)| {
+                let m = misses(&v);
+                (n, v, m)
+            })
+            .min_by_key(|c| c.2)?;
+        (best * 4 <= as_given).then(|| {
+            (
+                format!(
+                    "the block scales look written in {name}: read so, {best} of {} differ from the reference's, read as given {as_given} do; the groups are checked on the scales read so (read them in that layout: option `scale_layout`)",
+                    rows * groups
+                ),
+                scales,
+            )
+        })
     }
 
     /// Check one quantized tensor. `answer` is the implementation's output, or the error it

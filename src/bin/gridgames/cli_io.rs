@@ -199,6 +199,20 @@ pub fn regex_arg(flag: &str, text: Option<&str>) -> Result<Option<regex::Regex>,
     .transpose()
 }
 
+/// `--scale-layout NAME`, when given.
+pub fn scale_layout_arg(name: Option<&str>) -> Result<Option<gridgames::ScaleLayout>, String> {
+    name.map(|n| {
+        gridgames::ScaleLayout::from_name(n).ok_or_else(|| {
+            let names: Vec<&str> = gridgames::ScaleLayout::ALL
+                .iter()
+                .map(|l| l.name())
+                .collect();
+            format!("--scale-layout {n}: expected one of {}", names.join(", "))
+        })
+    })
+    .transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,6 +26,10 @@ pub struct Args {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Layout of the file's .weight_scale tensors (linear, 128x4, 8x4; see `verify`).
+    /// Default: the file's `gridgames.scale_layout` metadata, else linear.
+    #[arg(long)]
+    pub scale_layout: Option<String>,
     #[command(flatten)]
     pub limits: crate::cli_io::Limits,
     pub input: PathBuf,
@@ -72,7 +76,8 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             ))
         }
     };
-    let tensors = container::read_quantized(&args.input, &bytes, &format)?;
+    let layout = crate::cli_io::scale_layout_arg(args.scale_layout.as_deref())?;
+    let tensors = container::read_quantized(&args.input, &bytes, &format, layout)?;
     let re = crate::cli_io::regex_arg("--tensor", args.tensor.as_deref())?;
     let chosen: Vec<_> = tensors
         .iter()
@@ -110,11 +115,42 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         _ => "<u2",
     };
     // Streamed: the header, then each decoded chunk as it is ready (no full-size buffer).
+    // With two or more threads, one decodes while another writes (the write's copy into the
+    // page cache is most of the time on a fast file system); buffers go back for reuse.
     let mut file = gridgames::fsio::AtomicFile::create(&args.output)?;
     file.write_all(&npy::header_bytes(descr, &t.shape))?;
-    decode_tensor_into(&args.input, &format, t, output, &opts, &mut |bytes| {
-        file.write_all(bytes).map_err(String::from)
-    })?;
+    if opts.threads < 2 {
+        decode_tensor_into(&args.input, &format, t, output, &opts, &mut |bytes| {
+            file.write_all(bytes).map_err(String::from)
+        })?;
+    } else {
+        let one = Options { threads: 1, ..opts };
+        file = std::thread::scope(|s| -> Result<_, String> {
+            let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
+            let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+            let writer = s.spawn(move || -> Result<_, String> {
+                for buf in full_rx {
+                    file.write_all(&buf)?;
+                    let _ = empty_tx.send(buf);
+                }
+                Ok(file)
+            });
+            let decoded = decode_tensor_into(&args.input, &format, t, output, &one, &mut |b| {
+                let mut buf = empty_rx.try_recv().unwrap_or_default();
+                buf.clear();
+                buf.extend_from_slice(b);
+                // A closed channel means the writer stopped on an error; join reports it.
+                full_tx.send(buf).map_err(|_| String::new())
+            });
+            drop(full_tx);
+            let written = writer
+                .join()
+                .map_err(|_| "the writer thread panicked".to_string())?;
+            let file = written?;
+            decoded?;
+            Ok(file)
+        })?;
+    }
     file.commit()?;
     eprintln!(
         "decoded `{}` ({} values, {}) to {}",
@@ -181,7 +217,8 @@ fn decode_tensor_into(
         return Err(format!("{}: tensor `{}`: {e}", input.display(), t.name));
     }
     let width = if output == Output::F32 { 4 } else { 2 };
-    let step = ((1usize << 20) / (2 * group)).max(1) * (2 * group);
+    // 64 Ki values a chunk: decoded bits and bytes stay in a core's L2.
+    let step = ((1usize << 16) / (2 * group)).max(1) * (2 * group);
     let mut bits = Vec::new();
     let mut data = Vec::with_capacity(step * width);
     let mut start = 0;
@@ -192,7 +229,6 @@ fn decode_tensor_into(
             .scales
             .get(g0 * scale_bytes..(g0 + len.div_ceil(group)) * scale_bytes)
             .unwrap_or(&[]);
-        bits.clear();
         bits.resize(len, 0u32);
         simd::decode_bits(
             opts,

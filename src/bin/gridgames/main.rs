@@ -107,8 +107,9 @@ fn main() -> ExitCode {
 /// Library errors name the library option that would fix them as ``(option `name`)``; they
 /// never mention a CLI flag (the library has other front ends: Python, C). This is the one
 /// place that says which flag each option is on this command line.
-const OPTION_FLAGS: [(&str, &str); 6] = [
+const OPTION_FLAGS: [(&str, &str); 7] = [
     ("(option `pad`)", "(pass --pad)"),
+    ("(option `scale_layout`)", "(--scale-layout)"),
     ("(option `bf16`)", "(pass --bf16)"),
     ("(option `format`)", "(pass --format)"),
     ("(option `spec`)", "(pass --spec FILE)"),

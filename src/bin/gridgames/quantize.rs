@@ -32,6 +32,11 @@ pub struct Args {
     /// Worker threads for the reference profile's fast path (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Write the .weight_scale tensors in this layout: linear (default), 128x4 (cuBLAS /
+    /// TransformerEngine / ModelOpt on Blackwell), 8x4 (FlashInfer SWIZZLED_8x4); swizzled
+    /// scales carry their zero padding and are recorded in `gridgames.scale_layout`.
+    #[arg(long)]
+    pub scale_layout: Option<String>,
     #[command(flatten)]
     pub limits: crate::cli_io::Limits,
     pub input: PathBuf,
@@ -62,7 +67,11 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
     crate::cli_io::check_size(&args.input, args.limits.max_bytes)?;
     // The fast path (gridgames::simd) where it applies, bit for bit the oracle; library
     // profiles run the scalar quantizer group by group.
-    let opts = crate::decode::simd_options(args.threads)?;
+    let write = container::stream::WriteOptions {
+        simd: crate::decode::simd_options(args.threads)?,
+        scale_layout: crate::cli_io::scale_layout_arg(args.scale_layout.as_deref())?
+            .unwrap_or(gridgames::ScaleLayout::Linear),
+    };
     let report = container::stream::quantize_file_with(
         &args.input,
         &args.output,
@@ -71,7 +80,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         args.bf16,
         &selection,
         container::stream::CHUNK_ELEMENTS,
-        &opts,
+        &write,
     )?;
     eprintln!("rule: quantize {}", report.rule);
     for (name, values, groups) in &report.quantized {

@@ -36,11 +36,13 @@ pub struct Args {
     /// Container mode: stored scales as a uint8 .npy (1 byte, or 4 little-endian bytes, per group).
     #[arg(long, requires = "codes")]
     pub scales: Option<PathBuf>,
-    /// How --scales are laid out: linear (row-major rows × groups), 128x4 (cuBLAS /
-    /// TransformerEngine / ModelOpt on Blackwell, torchao to_blocked), 8x4 (FlashInfer
-    /// SWIZZLED_8x4); swizzled layouts include their zero padding (see src/layout.rs).
-    #[arg(long, default_value = "linear", requires = "scales")]
-    pub scale_layout: String,
+    /// How the scales (--scales, or the .weight_scale tensors of --quantized) are laid out:
+    /// linear (row-major rows × groups), 128x4 (cuBLAS / TransformerEngine / ModelOpt on
+    /// Blackwell, torchao to_blocked), 8x4 (FlashInfer SWIZZLED_8x4); swizzled layouts
+    /// include their zero padding (see src/layout.rs). Default: linear for --scales, the
+    /// file's `gridgames.scale_layout` metadata (else linear) for --quantized.
+    #[arg(long)]
+    pub scale_layout: Option<String>,
     /// Container mode with --codes: the tensor scale, as 8 hex digits (f32 bits) or a decimal.
     #[arg(long)]
     pub tensor_scale: Option<String>,
@@ -54,7 +56,7 @@ pub struct Args {
     pub profile: Option<String>,
     /// Accept mismatches of this class (repeatable): wrong-code, tie-code, near-tie-code,
     /// signed-zero, scale-rounding, scale-range, scale-wrong, tensor-scale, grid-near-tie,
-    /// grid-wrong, nibble-order, selector-bits, nan-payload, wrong-value, error-mismatch.
+    /// grid-wrong, nibble-order, scale-layout, selector-bits, nan-payload, wrong-value, error-mismatch.
     #[arg(long = "allow", value_name = "CLASS")]
     pub allow: Vec<String>,
     /// Relative squared-error tolerance under which choosing another grid is
@@ -177,7 +179,8 @@ fn container_report(
                 .unwrap_or(Profile::Reference),
         };
         let v = Verifier::new(&format, profile, options)?;
-        let stored = container::read_quantized(qpath, &bytes, &format)?;
+        let layout = crate::cli_io::scale_layout_arg(args.scale_layout.as_deref())?;
+        let stored = container::read_quantized(qpath, &bytes, &format, layout)?;
         if stored.is_empty() {
             return Err(format!(
                 "{}: no `<name>.weight` + `<name>.weight_scale` pair",
@@ -208,7 +211,12 @@ fn container_report(
                 tensor_scale: q.tensor_scale,
                 grids: None,
             };
-            v.check(&q.name, &x.data, Ok(&answer), &mut report)?;
+            match (q.row_padding, x.shape.last()) {
+                (0, Some(&cols)) => {
+                    v.check_rows(&q.name, &x.data, cols, Ok(&answer), &mut report)?
+                }
+                _ => v.check(&q.name, &x.data, Ok(&answer), &mut report)?,
+            }
             // A profile is indistinguishable only if it is so on every tensor.
             let same = v.indistinguishable_profiles(&x.data);
             if first {
@@ -239,12 +247,8 @@ fn container_report(
         }
         Ok(arr.data.to_vec())
     };
-    let layout = gridgames::ScaleLayout::from_name(&args.scale_layout).ok_or_else(|| {
-        format!(
-            "--scale-layout {}: expected one of linear, 128x4, 8x4",
-            args.scale_layout
-        )
-    })?;
+    let layout = crate::cli_io::scale_layout_arg(args.scale_layout.as_deref())?
+        .unwrap_or(gridgames::ScaleLayout::Linear);
     let tensor_scale = match &args.tensor_scale {
         None => None,
         Some(t) => Some(parse_tensor_scale(t)?),
@@ -284,7 +288,10 @@ fn container_report(
         grids: None,
     };
     let v = Verifier::new(&format, profile, options)?;
-    v.check(&x.name, &x.data, Ok(&answer), &mut report)?;
+    match x.shape.last() {
+        Some(&cols) => v.check_rows(&x.name, &x.data, cols, Ok(&answer), &mut report)?,
+        None => v.check(&x.name, &x.data, Ok(&answer), &mut report)?,
+    }
     report.indistinguishable = v.indistinguishable_profiles(&x.data);
     Ok(report)
 }
