@@ -43,7 +43,7 @@ cpu_has() {
 if [ -f tests/simd_equal.rs ]; then
     for path in scalar portable avx2 avx512; do
         case "$path" in
-            avx2) need="avx2 f16c bmi2" ;;
+            avx2) need="avx2 fma f16c bmi2" ;;
             avx512) need="avx512f avx512bw avx512vl avx512vbmi" ;;
             *) need="" ;;
         esac

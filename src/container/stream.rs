@@ -252,6 +252,70 @@ fn read_values(
     Ok(())
 }
 
+/// One worker's buffers, kept across chunks and tensors (fresh ones would cost page faults
+/// and zero-fills on every tensor of a checkpoint).
+#[derive(Default)]
+struct WorkerBufs {
+    raw: Vec<u8>,
+    x: Vec<f32>,
+    padded: Vec<f32>,
+    codes: Vec<u8>,
+    scales: Vec<u8>,
+}
+
+/// Run `work` on chunks `0..chunks` with one thread per element of `bufs` (chunk c on worker
+/// c mod workers), each worker with its own handle on `input` and its own buffers, and hand
+/// every result to `take` on this thread as it arrives (in any order). The first error stops
+/// the run.
+fn parallel_chunks<T: Send>(
+    input: &Path,
+    bufs: &mut [WorkerBufs],
+    chunks: usize,
+    work: impl Fn(&mut File, usize, &mut WorkerBufs) -> Result<T, String> + Sync,
+    mut take: impl FnMut(usize, T) -> Result<(), String>,
+) -> Result<(), String> {
+    let workers = bufs.len().clamp(1, chunks.max(1));
+    if workers <= 1 {
+        let mut file = File::open(input).map_err(|e| io_err(input, e))?;
+        let mut local = WorkerBufs::default();
+        let b = bufs.first_mut().unwrap_or(&mut local);
+        for c in 0..chunks {
+            take(c, work(&mut file, c, b)?)?;
+        }
+        return Ok(());
+    }
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(usize, T), String>>(2 * workers);
+        for (k, b) in bufs.iter_mut().take(workers).enumerate() {
+            let tx = tx.clone();
+            let work = &work;
+            s.spawn(move || {
+                let mut file = match File::open(input) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        let _ = tx.send(Err(io_err(input, e)));
+                        return;
+                    }
+                };
+                for c in (k..chunks).step_by(workers) {
+                    let r = work(&mut file, c, b).map(|t| (c, t));
+                    let failed = r.is_err();
+                    // A closed channel: the receiver stopped on an error.
+                    if tx.send(r).is_err() || failed {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        for r in rx {
+            let (c, t) = r?;
+            take(c, t)?;
+        }
+        Ok(())
+    })
+}
+
 /// What to write for one output tensor.
 enum Body {
     /// Codes of quantized input tensor `i`.
@@ -636,6 +700,9 @@ pub fn quantize_file_with(
     let step = (chunk.max(1) / (2 * group)).max(1) * 2 * group;
     let mut raw_buf = Vec::new();
     let mut x = Vec::new();
+    let mut pool: Vec<WorkerBufs> = (0..opts.threads.max(1))
+        .map(|_| WorkerBufs::default())
+        .collect();
     let mut report = StreamReport {
         rule,
         ..StreamReport::default()
@@ -662,25 +729,44 @@ pub fn quantize_file_with(
             Item::Quant { src, row_pad } => (src, *row_pad),
         };
         // Pass 1: the tensor's largest magnitude, and the first non-finite value the profile
-        // has no rule for (the in-memory quantizer reports that before anything else).
-        let mut amax = 0f32;
-        let mut done = 0;
-        while done < src.count {
-            let n = step.min(src.count - done);
-            read_values(input, &mut file, src, done, n, &mut raw_buf, &mut x)?;
-            // One integer max over the magnitude bits (vectorized) decides both: below the
-            // Inf pattern, every value is finite and the bits order as the magnitudes.
-            let bits = x.iter().fold(0u32, |m, v| m.max(v.to_bits() & 0x7fff_ffff));
-            if bits < 0x7f80_0000 {
-                amax = amax.max(f32::from_bits(bits));
-            } else {
+        // has no rule for (the in-memory quantizer reports that before anything else). The
+        // workers read and scan their chunks in parallel; one integer max over the magnitude
+        // bits (vectorized) decides both: below the Inf pattern every value is finite and the
+        // bits order as the magnitudes. A non-finite value anywhere sends the tensor through
+        // the sequential scan, which names the first one (or, for profiles with a rule for
+        // them, takes the amax as the in-memory quantizer does).
+        let chunks = src.count.div_ceil(step);
+        let mut max_bits = 0u32;
+        parallel_chunks(
+            input,
+            &mut pool,
+            chunks,
+            |file, c, b| {
+                let done = c * step;
+                read_values(input, file, src, done, step.min(src.count - done), &mut b.raw, &mut b.x)?;
+                Ok(b.x.iter().fold(0u32, |m, v| m.max(v.to_bits() & 0x7fff_ffff)))
+            },
+            |_, bits| {
+                max_bits = max_bits.max(bits);
+                Ok(())
+            },
+        )?;
+        let amax = if max_bits < 0x7f80_0000 {
+            f32::from_bits(max_bits)
+        } else {
+            let mut amax = 0f32;
+            let mut done = 0;
+            while done < src.count {
+                let n = step.min(src.count - done);
+                read_values(input, &mut file, src, done, n, &mut raw_buf, &mut x)?;
                 quantizer
                     .check_finite(&x, done)
                     .map_err(|e| format!("{}: tensor `{}`: {e}", input.display(), src.name))?;
                 amax = x.iter().fold(amax, |m, v| m.max(v.abs()));
+                done += n;
             }
-            done += n;
-        }
+            amax
+        };
         let ctx = quantizer.tensor_context_for_amax(amax);
         if format.tensor_scale {
             let dst = at(&|b| matches!(b, Body::TensorScale(j) if *j == i));
@@ -696,53 +782,60 @@ pub fn quantize_file_with(
         let rows = src.count / cols;
         let stored_cols = cols + row_pad;
         let rows_per = (step / stored_cols).max(1);
-        let mut codes = Vec::new();
-        let mut scales = Vec::new();
-        let mut all_scales = Vec::new();
-        let mut padded = Vec::new();
-        let mut row = 0;
-        while row < rows {
-            let nr = rows_per.min(rows - row);
-            read_values(
-                input,
-                &mut file,
-                src,
-                row * cols,
-                nr * cols,
-                &mut raw_buf,
-                &mut x,
-            )?;
-            let chunk: &[f32] = if row_pad == 0 {
-                &x
-            } else {
-                padded.clear();
-                for r in x.chunks(cols) {
-                    padded.extend_from_slice(r);
-                    padded.resize(padded.len() + row_pad, 0.0);
-                }
-                &padded
-            };
-            crate::simd::quantize_chunk(quantizer, &ctx, chunk, opts, &mut codes, &mut scales);
-            // Every row is a whole number of groups (an even number of values), so each
-            // chunk starts on a whole code byte.
-            let first = row * stored_cols;
-            let scale_off = (first / group * format.scale_bytes as usize) as u64;
-            out.seek(SeekFrom::Start(codes_at + (first / 2) as u64))
-                .and_then(|_| out.write_all(&codes))
-                .map_err(werr)?;
-            if layout == crate::layout::ScaleLayout::Linear {
-                out.seek(SeekFrom::Start(scales_at + scale_off))
-                    .and_then(|_| out.write_all(&scales))
+        let per_row = stored_cols / group;
+        let swizzled_layout = layout != crate::layout::ScaleLayout::Linear;
+        let mut all_scales = vec![0u8; if swizzled_layout { rows * per_row } else { 0 }];
+        let chunks = rows.div_ceil(rows_per);
+        // Each worker quantizes whole chunks on one thread (its plan cached for the tensor)
+        // and writes them at their offsets, in any order.
+        let one = crate::simd::Options {
+            threads: 1,
+            ..*opts
+        };
+        let sink = std::sync::Mutex::new((&mut *out, &mut all_scales));
+        parallel_chunks(
+            input,
+            &mut pool,
+            chunks,
+            |file, c, b| {
+                let row = c * rows_per;
+                let nr = rows_per.min(rows - row);
+                read_values(input, file, src, row * cols, nr * cols, &mut b.raw, &mut b.x)?;
+                let values: &[f32] = if row_pad == 0 {
+                    &b.x
+                } else {
+                    b.padded.clear();
+                    for r in b.x.chunks(cols) {
+                        b.padded.extend_from_slice(r);
+                        b.padded.resize(b.padded.len() + row_pad, 0.0);
+                    }
+                    &b.padded
+                };
+                crate::simd::quantize_chunk(quantizer, &ctx, values, &one, &mut b.codes, &mut b.scales);
+                // Every row is a whole number of groups (an even number of values), so each
+                // chunk starts on a whole code byte.
+                let first = row * stored_cols;
+                let mut guard = sink.lock().map_err(|_| "a worker panicked".to_string())?;
+                let (out, all_scales) = &mut *guard;
+                out.seek(SeekFrom::Start(codes_at + (first / 2) as u64))
+                    .and_then(|_| out.write_all(&b.codes))
                     .map_err(werr)?;
-            } else {
-                // Swizzled scales are written once the tensor's are all known (1/group of
-                // the values: small beside the chunk buffers).
-                all_scales.extend_from_slice(&scales);
-            }
-            row += nr;
-        }
-        if layout != crate::layout::ScaleLayout::Linear {
-            let per_row = stored_cols / group;
+                if swizzled_layout {
+                    // Swizzled scales are written once the tensor's are all known (1/group
+                    // of the values: small beside the chunk buffers).
+                    all_scales[first / group..first / group + b.scales.len()]
+                        .copy_from_slice(&b.scales);
+                } else {
+                    let scale_off = (first / group * format.scale_bytes as usize) as u64;
+                    out.seek(SeekFrom::Start(scales_at + scale_off))
+                        .and_then(|_| out.write_all(&b.scales))
+                        .map_err(werr)?;
+                }
+                Ok(())
+            },
+            |_, ()| Ok(()),
+        )?;
+        if swizzled_layout {
             let mut swizzled = vec![0u8; layout.stored_len(rows, per_row)];
             layout
                 .from_linear(&all_scales, rows, per_row, &mut swizzled)
@@ -750,7 +843,6 @@ pub fn quantize_file_with(
             out.seek(SeekFrom::Start(scales_at))
                 .and_then(|_| out.write_all(&swizzled))
                 .map_err(werr)?;
-            all_scales.clear();
         }
         report
             .quantized

@@ -569,23 +569,21 @@ fn exact_threshold(b: Exact, tie_up: bool) -> u32 {
 /// Per scale midpoint c (between codes c and c + 1): mid · target exactly, whether an exact
 /// tie goes up, and mid · target as an f64 when it has ≤ 29 significant bits. These do not
 /// depend on the tensor scale, and cost far more than the thresholds themselves (exact
-/// arithmetic, one encoder call each), so they are computed once per thread and scale setup.
-type ScaleMids = std::rc::Rc<Vec<(Exact, bool, Option<f64>)>>;
+/// arithmetic, one encoder call each), so they are computed once per process and scale setup
+/// (shared by every thread: the CLI's workers start per tensor).
+type ScaleMids = std::sync::Arc<Vec<(Exact, bool, Option<f64>)>>;
 
 fn scale_mids(format: &Format, target: f32) -> ScaleMids {
     type Key = (crate::element::Element, u32, u32, u32);
-    thread_local! {
-        static CACHE: std::cell::RefCell<Vec<(Key, ScaleMids)>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
+    static CACHE: std::sync::Mutex<Vec<(Key, ScaleMids)>> = std::sync::Mutex::new(Vec::new());
     let e = &format.scale_element;
     let max = max_scale_code(format);
     let key: Key = (*e, max, target.to_bits(), format.value_mask);
-    if let Some(hit) = CACHE.with(|c| {
-        c.borrow()
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.clone())
-    }) {
+    let cached = |k: &Key| -> Option<ScaleMids> {
+        let c = CACHE.lock().ok()?;
+        c.iter().find(|(kk, _)| kk == k).map(|(_, v)| v.clone())
+    };
+    if let Some(hit) = cached(&key) {
         return hit;
     }
     let d = Exact::of_f32(target);
@@ -609,14 +607,13 @@ fn scale_mids(format: &Format, target: f32) -> ScaleMids {
         let fast = (m.mantissa != 0 && bits <= 29 && !m.negative).then(|| exact_to_f64(m));
         mids.push((m, tie_up, fast));
     }
-    let mids = std::rc::Rc::new(mids);
-    CACHE.with(|c| {
-        let mut c = c.borrow_mut();
+    let mids = std::sync::Arc::new(mids);
+    if let Ok(mut c) = CACHE.lock() {
         if c.len() >= 16 {
             c.remove(0);
         }
         c.push((key, mids.clone()));
-    });
+    }
     mids
 }
 
