@@ -157,3 +157,123 @@ fn safetensors_round_trip_every_format() {
         assert_eq!(back[0].shape, vec![2, 128]);
     }
 }
+
+/// `gridgames decode CKPT.safetensors OUT.safetensors` writes a dense checkpoint streamed
+/// (header first, then each tensor): every quantized tensor decoded as `<name>.weight` (equal
+/// to the library decode), every other tensor copied byte for byte in its own dtype, and the
+/// file byte-identical to what `safetensors::serialize` makes of the same tensors.
+#[test]
+fn decode_writes_a_dense_checkpoint_as_safetensors_serializes_it() {
+    use gridgames::container::stream::{quantize_file, Selection};
+    use safetensors::tensor::{Dtype, TensorView};
+    use safetensors::SafeTensors;
+    let dir = std::env::temp_dir().join(format!("gridgames-dense-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A small checkpoint: two linear weights, a bias, an int tensor and a bf16 tensor.
+    let w1: Vec<f32> = (0..64 * 32)
+        .map(|i| ((i * 37 % 101) as f32 - 50.0) / 9.0)
+        .collect();
+    let w2: Vec<f32> = (0..16 * 48)
+        .map(|i| ((i * 13 % 57) as f32 - 28.0) / 5.0)
+        .collect();
+    let f32_bytes = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    let (b1, b2) = (f32_bytes(&w1), f32_bytes(&w2));
+    let bias = f32_bytes(&[0.5; 64]);
+    let ids: Vec<u8> = (0..12i64).flat_map(|i| i.to_le_bytes()).collect();
+    let half: Vec<u8> = (0..20u16)
+        .flat_map(|i| (0x3f80 + i).to_le_bytes())
+        .collect();
+    let views = vec![
+        (
+            "a.weight",
+            TensorView::new(Dtype::F32, vec![64, 32], &b1).unwrap(),
+        ),
+        (
+            "b.weight",
+            TensorView::new(Dtype::F32, vec![16, 48], &b2).unwrap(),
+        ),
+        (
+            "a.bias",
+            TensorView::new(Dtype::F32, vec![64], &bias).unwrap(),
+        ),
+        ("ids", TensorView::new(Dtype::I64, vec![12], &ids).unwrap()),
+        (
+            "norm",
+            TensorView::new(Dtype::BF16, vec![20], &half).unwrap(),
+        ),
+    ];
+    let input = dir.join("m.safetensors");
+    std::fs::write(&input, safetensors::serialize(views, None).unwrap()).unwrap();
+    let q = Quantizer::new(&tables::NVFP4, Profile::Reference).unwrap();
+    let quantized = dir.join("q.safetensors");
+    quantize_file(
+        &input,
+        &quantized,
+        &q,
+        false,
+        false,
+        &Selection::default(),
+        1 << 10,
+    )
+    .unwrap();
+    let dense = dir.join("d.safetensors");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gridgames"))
+        .args(["decode", "--threads", "2"])
+        .arg(&quantized)
+        .arg(&dense)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = std::fs::read(&dense).unwrap();
+    // The expected file: the library decode of each quantized tensor, the copies, serialized
+    // by the safetensors crate.
+    let qbytes = std::fs::read(&quantized).unwrap();
+    let stored = container::read_quantized(Path::new("q"), &qbytes, &tables::NVFP4, None).unwrap();
+    let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    for t in &stored {
+        let n: usize = t.shape.iter().product();
+        let mut v = vec![0f32; n];
+        gridgames::decode::decode_f32(
+            &tables::NVFP4,
+            &t.codes,
+            &t.scales,
+            t.tensor_scale.unwrap(),
+            &mut v,
+        )
+        .unwrap();
+        owned.push((
+            format!("{}.weight", t.name),
+            Dtype::F32,
+            t.shape.clone(),
+            f32_bytes(&v),
+        ));
+    }
+    let st = SafeTensors::deserialize(&qbytes).unwrap();
+    for name in ["a.bias", "ids", "norm"] {
+        let v = st.tensor(name).unwrap();
+        owned.push((
+            name.to_string(),
+            v.dtype(),
+            v.shape().to_vec(),
+            v.data().to_vec(),
+        ));
+    }
+    let views: Vec<(String, TensorView)> = owned
+        .iter()
+        .map(|(n, d, s, b)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap()))
+        .collect();
+    let meta = std::collections::HashMap::from([("format".to_string(), "pt".to_string())]);
+    let want = safetensors::serialize(views, Some(meta)).unwrap();
+    assert_eq!(
+        got, want,
+        "dense checkpoint differs from safetensors::serialize's"
+    );
+    // The decoded weights are the inputs to within NVFP4's error (a sanity check).
+    let back = SafeTensors::deserialize(&got).unwrap();
+    assert_eq!(back.tensor("a.weight").unwrap().shape(), &[64, 32]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

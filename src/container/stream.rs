@@ -743,8 +743,18 @@ pub fn quantize_file_with(
             chunks,
             |file, c, b| {
                 let done = c * step;
-                read_values(input, file, src, done, step.min(src.count - done), &mut b.raw, &mut b.x)?;
-                Ok(b.x.iter().fold(0u32, |m, v| m.max(v.to_bits() & 0x7fff_ffff)))
+                read_values(
+                    input,
+                    file,
+                    src,
+                    done,
+                    step.min(src.count - done),
+                    &mut b.raw,
+                    &mut b.x,
+                )?;
+                Ok(b.x
+                    .iter()
+                    .fold(0u32, |m, v| m.max(v.to_bits() & 0x7fff_ffff)))
             },
             |_, bits| {
                 max_bits = max_bits.max(bits);
@@ -800,7 +810,15 @@ pub fn quantize_file_with(
             |file, c, b| {
                 let row = c * rows_per;
                 let nr = rows_per.min(rows - row);
-                read_values(input, file, src, row * cols, nr * cols, &mut b.raw, &mut b.x)?;
+                read_values(
+                    input,
+                    file,
+                    src,
+                    row * cols,
+                    nr * cols,
+                    &mut b.raw,
+                    &mut b.x,
+                )?;
                 let values: &[f32] = if row_pad == 0 {
                     &b.x
                 } else {
@@ -811,7 +829,14 @@ pub fn quantize_file_with(
                     }
                     &b.padded
                 };
-                crate::simd::quantize_chunk(quantizer, &ctx, values, &one, &mut b.codes, &mut b.scales);
+                crate::simd::quantize_chunk(
+                    quantizer,
+                    &ctx,
+                    values,
+                    &one,
+                    &mut b.codes,
+                    &mut b.scales,
+                );
                 // Every row is a whole number of groups (an even number of values), so each
                 // chunk starts on a whole code byte.
                 let first = row * stored_cols;

@@ -114,43 +114,9 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         Output::F32 => "<f4",
         _ => "<u2",
     };
-    // Streamed: the header, then each decoded chunk as it is ready (no full-size buffer).
-    // With two or more threads, one decodes while another writes (the write's copy into the
-    // page cache is most of the time on a fast file system); buffers go back for reuse.
     let mut file = gridgames::fsio::AtomicFile::create(&args.output)?;
     file.write_all(&npy::header_bytes(descr, &t.shape))?;
-    if opts.threads < 2 {
-        decode_tensor_into(&args.input, &format, t, output, &opts, &mut |bytes| {
-            file.write_all(bytes).map_err(String::from)
-        })?;
-    } else {
-        let one = Options { threads: 1, ..opts };
-        file = std::thread::scope(|s| -> Result<_, String> {
-            let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
-            let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
-            let writer = s.spawn(move || -> Result<_, String> {
-                for buf in full_rx {
-                    file.write_all(&buf)?;
-                    let _ = empty_tx.send(buf);
-                }
-                Ok(file)
-            });
-            let decoded = decode_tensor_into(&args.input, &format, t, output, &one, &mut |b| {
-                let mut buf = empty_rx.try_recv().unwrap_or_default();
-                buf.clear();
-                buf.extend_from_slice(b);
-                // A closed channel means the writer stopped on an error; join reports it.
-                full_tx.send(buf).map_err(|_| String::new())
-            });
-            drop(full_tx);
-            let written = writer
-                .join()
-                .map_err(|_| "the writer thread panicked".to_string())?;
-            let file = written?;
-            decoded?;
-            Ok(file)
-        })?;
-    }
+    file = write_decoded(file, &args.input, &format, t, output, &opts)?;
     file.commit()?;
     eprintln!(
         "decoded `{}` ({} values, {}) to {}",
@@ -162,26 +128,57 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The dense little-endian bytes (f32, or f16/bf16 bits) of one quantized tensor, row
-/// padding removed.
-fn decode_tensor(
+/// Append the decoded bytes of `t` to `file`, streamed: each decoded chunk as it is ready
+/// (no full-size buffer). With two or more threads, one decodes while another writes (the
+/// write's copy into the page cache is most of the time on a fast file system); buffers go
+/// back for reuse.
+fn write_decoded(
+    mut file: gridgames::fsio::AtomicFile,
     input: &std::path::Path,
     format: &gridgames::format::Format,
     t: &container::StoredQuantized,
     output: Output,
     opts: &Options,
-) -> Result<Vec<u8>, String> {
-    let width = if output == Output::F32 { 4 } else { 2 };
-    let mut data = Vec::with_capacity(t.shape.iter().product::<usize>() * width);
-    decode_tensor_into(input, format, t, output, opts, &mut |bytes| {
-        data.extend_from_slice(bytes);
-        Ok(())
-    })?;
-    Ok(data)
+) -> Result<gridgames::fsio::AtomicFile, String> {
+    if opts.threads < 2 {
+        decode_tensor_into(input, format, t, output, opts, &mut |bytes| {
+            file.write_all(bytes).map_err(String::from)
+        })?;
+        return Ok(file);
+    }
+    let one = Options {
+        threads: 1,
+        ..*opts
+    };
+    std::thread::scope(|s| -> Result<_, String> {
+        let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
+        let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let writer = s.spawn(move || -> Result<_, String> {
+            for buf in full_rx {
+                file.write_all(&buf)?;
+                let _ = empty_tx.send(buf);
+            }
+            Ok(file)
+        });
+        let decoded = decode_tensor_into(input, format, t, output, &one, &mut |b| {
+            let mut buf = empty_rx.try_recv().unwrap_or_default();
+            buf.clear();
+            buf.extend_from_slice(b);
+            // A closed channel means the writer stopped on an error; join reports it.
+            full_tx.send(buf).map_err(|_| String::new())
+        });
+        drop(full_tx);
+        let written = writer
+            .join()
+            .map_err(|_| "the writer thread panicked".to_string())?;
+        let file = written?;
+        decoded?;
+        Ok(file)
+    })
 }
 
-/// `decode_tensor`, handing the bytes to `sink` a chunk of whole groups at a time (no
-/// full-size buffer).
+/// The dense little-endian bytes (f32, or f16/bf16 bits) of one quantized tensor, row
+/// padding removed, handed to `sink` a chunk of whole groups at a time (no full-size buffer).
 fn decode_tensor_into(
     input: &std::path::Path,
     format: &gridgames::format::Format,
@@ -287,7 +284,7 @@ fn write_dense(
     output: Output,
     opts: &Options,
 ) -> Result<ExitCode, String> {
-    use safetensors::tensor::{Dtype, TensorView};
+    use safetensors::tensor::Dtype;
     let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| {
         format!(
             "{}: not a valid safetensors file: {e}",
@@ -299,36 +296,77 @@ fn write_dense(
         Output::F16 => Dtype::F16,
         Output::Bf16 => Dtype::BF16,
     };
-    let mut decoded = Vec::new();
+    let width = if output == Output::F32 { 4 } else { 2 };
+    // The output's tensors: each chosen quantized tensor decoded (as `<name>.weight`), every
+    // other input tensor copied. Laid out as the safetensors crate lays them out (descending
+    // dtype alignment, then name) and written streamed: header first, then each tensor.
+    enum Body<'a> {
+        Decode(&'a container::StoredQuantized),
+        Copy(&'a [u8]),
+    }
+    let mut entries: Vec<(String, Dtype, Vec<usize>, usize, Body)> = Vec::new();
     let mut taken = std::collections::BTreeSet::new();
     for t in chosen {
-        let data = decode_tensor(&args.input, format, t, output, opts)?;
         for suffix in [".weight", ".weight_scale", ".weight_scale_2"] {
             taken.insert(format!("{}{suffix}", t.name));
         }
-        decoded.push((format!("{}.weight", t.name), t.shape.clone(), data));
+        let n = t.shape.iter().product::<usize>() * width;
+        entries.push((
+            format!("{}.weight", t.name),
+            dtype,
+            t.shape.clone(),
+            n,
+            Body::Decode(t),
+        ));
     }
-    let mut views = Vec::new();
-    for (name, shape, data) in &decoded {
-        let v = TensorView::new(dtype, shape.clone(), data).map_err(|e| e.to_string())?;
-        views.push((name.clone(), v));
-    }
-    let mut copied = 0;
+    let decoded = entries.len();
     for (name, view) in st.tensors() {
         if taken.contains(&name) {
             continue;
         }
-        let v = TensorView::new(view.dtype(), view.shape().to_vec(), view.data())
-            .map_err(|e| e.to_string())?;
-        views.push((name, v));
-        copied += 1;
+        // `st` borrows `bytes`, so the data outlives the views.
+        let data = view.data();
+        entries.push((
+            name,
+            view.dtype(),
+            view.shape().to_vec(),
+            data.len(),
+            Body::Copy(data),
+        ));
     }
-    let meta = std::collections::HashMap::from([("format".to_string(), "pt".to_string())]);
-    let out = safetensors::serialize(views, Some(meta)).map_err(|e| e.to_string())?;
-    gridgames::fsio::write_atomic(&args.output, &out)?;
+    let copied = entries.len() - decoded;
+    entries.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    // The header as the safetensors crate writes it (entries in data order, fields dtype,
+    // shape, data_offsets), so the file is byte-identical to `safetensors::serialize`'s.
+    let mut header = String::from(r#"{"__metadata__":{"format":"pt"}"#);
+    let mut offset = 0usize;
+    for (name, dt, shape, n, _) in &entries {
+        let json = |v: serde_json::Value| v.to_string();
+        header.push_str(&format!(
+            ",{}:{{\"dtype\":{},\"shape\":{},\"data_offsets\":[{offset},{}]}}",
+            json(serde_json::Value::from(name.as_str())),
+            json(serde_json::to_value(dt).map_err(|e| e.to_string())?),
+            json(serde_json::Value::from(shape.clone())),
+            offset + n
+        ));
+        offset += n;
+    }
+    header.push('}');
+    while header.len() % 8 != 0 {
+        header.push(' ');
+    }
+    let mut file = gridgames::fsio::AtomicFile::create(&args.output)?;
+    file.write_all(&(header.len() as u64).to_le_bytes())?;
+    file.write_all(header.as_bytes())?;
+    for (_, _, _, _, body) in &entries {
+        match body {
+            Body::Decode(t) => file = write_decoded(file, &args.input, format, t, output, opts)?,
+            Body::Copy(data) => file.write_all(data)?,
+        }
+    }
+    file.commit()?;
     eprintln!(
-        "decoded {} tensor(s) ({}), copied {copied} unchanged, to {}",
-        decoded.len(),
+        "decoded {decoded} tensor(s) ({}), copied {copied} unchanged, to {}",
         format.name,
         args.output.display()
     );
