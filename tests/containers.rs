@@ -277,3 +277,79 @@ fn decode_writes_a_dense_checkpoint_as_safetensors_serializes_it() {
     assert_eq!(back.tensor("a.weight").unwrap().shape(), &[64, 32]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The streaming quantizer's workers (chunks read, quantized and written in any order) give
+/// the same file as one thread and as the scalar oracle: several tensors, row padding, tiny
+/// chunks (many per tensor), 1, 2 and 3 workers, reference and a library profile.
+#[test]
+fn streaming_quantize_is_the_same_file_on_any_number_of_workers() {
+    use gridgames::container::stream::{quantize_file_with, Selection, WriteOptions};
+    use gridgames::simd::{Backend, Options};
+    use safetensors::tensor::{Dtype, TensorView};
+    let dir = std::env::temp_dir().join(format!("gridgames-workers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut seed = 99u64;
+    let mut values = |n: usize| -> Vec<u8> {
+        (0..n)
+            .flat_map(|_| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (((seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 20.0).to_le_bytes()
+            })
+            .collect()
+    };
+    let (a, b, c) = (values(96 * 40), values(33 * 128), values(7 * 64));
+    let views = vec![
+        (
+            "a.weight",
+            TensorView::new(Dtype::F32, vec![96, 40], &a).unwrap(),
+        ),
+        (
+            "b.weight",
+            TensorView::new(Dtype::F32, vec![33, 128], &b).unwrap(),
+        ),
+        (
+            "c.weight",
+            TensorView::new(Dtype::F32, vec![7, 64], &c).unwrap(),
+        ),
+    ];
+    let input = dir.join("m.safetensors");
+    std::fs::write(&input, safetensors::serialize(views, None).unwrap()).unwrap();
+    for (format, profile) in [
+        (&tables::NVFP4, Profile::Reference),
+        (&tables::NVFP4, Profile::ModelOpt),
+        (tables::format("sfp4").unwrap(), Profile::Reference),
+    ] {
+        let q = Quantizer::new(format, profile).unwrap();
+        let run = |backend: Backend, threads: usize| {
+            let out = dir.join(format!("q-{}-{threads}.safetensors", backend.name()));
+            let write = WriteOptions {
+                simd: Options { backend, threads },
+                ..WriteOptions::default()
+            };
+            quantize_file_with(
+                &input,
+                &out,
+                &q,
+                true,
+                false,
+                &Selection::default(),
+                256,
+                &write,
+            )
+            .unwrap();
+            std::fs::read(&out).unwrap()
+        };
+        let want = run(Backend::Scalar, 1);
+        for threads in [1, 2, 3] {
+            assert!(
+                run(Backend::detect(), threads) == want,
+                "{} {}: {threads} workers differ from the scalar single-thread file",
+                format.name,
+                profile.name()
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
