@@ -91,6 +91,11 @@ pub(crate) trait ElementKernel {
     fn thresholds(grid: &GridPlan, p: f64) -> [f32; 16] {
         element_thresholds(grid, p)
     }
+    /// `portable::pack`, for a kernel that packs faster.
+    #[inline(always)]
+    fn pack(high_first: bool, codes: &[u8], out: &mut [u8]) {
+        pack(high_first, codes, out)
+    }
     /// `thr`: `element_thresholds` of the group's exact scale product (P > 0).
     fn codes(
         grid: &GridPlan,
@@ -315,7 +320,7 @@ pub(crate) fn quantize_groups<K: ElementKernel>(
         } else {
             0
         };
-        pack(
+        K::pack(
             f.high_nibble_first,
             &scratch.codes[best][..group],
             &mut codes[g * group / 2..(g + 1) * group / 2],

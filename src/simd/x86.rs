@@ -274,6 +274,11 @@ impl ElementKernel for Avx2Elements {
     // The score is summed in f32 lanes (`ScoreBound` widens the margin to match).
     const SCORE_UNIT: f64 = f32::EPSILON as f64 / 2.0;
     #[inline(always)]
+    fn pack(high_first: bool, codes: &[u8], out: &mut [u8]) {
+        // SAFETY: only instantiated inside `quantize_avx2` (features detected at run time).
+        unsafe { pack_avx2(high_first, codes, out) }
+    }
+    #[inline(always)]
     fn codes(
         grid: &GridPlan,
         thr: &[f32; 16],
@@ -292,6 +297,25 @@ impl ElementKernel for Avx2Elements {
             }
         }
     }
+}
+
+/// `portable::pack`, 16 codes at a time: `vpmaddubsw` forms c0 + 16·c1 (or 16·c0 + c1) per
+/// pair (codes are < 16, so no saturation) and `vpackuswb` narrows the 8 words to bytes.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,bmi2")]
+fn pack_avx2(high_first: bool, codes: &[u8], out: &mut [u8]) {
+    let weights = _mm_set1_epi16(if high_first { 0x0110 } else { 0x1001 });
+    let mut done = 0;
+    for (c, o) in codes.chunks_exact(16).zip(out.chunks_exact_mut(8)) {
+        // SAFETY: `c` has 16 bytes, `o` 8 (chunks_exact).
+        unsafe {
+            let v = _mm_loadu_si128(c.as_ptr().cast());
+            let w = _mm_maddubs_epi16(v, weights);
+            _mm_storel_epi64(o.as_mut_ptr().cast(), _mm_packus_epi16(w, w));
+        }
+        done += 16;
+    }
+    portable::pack(high_first, &codes[done..], &mut out[done / 2..]);
 }
 
 /// `table[idx]` for a 16-entry table held as two vectors of 8 (`idx` < 16 per lane): two
