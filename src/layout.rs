@@ -16,6 +16,13 @@
 //! rowTile 128 or 8, scale columns padded to a multiple of 4); torchao
 //! `torchao/prototype/mx_formats/utils.py` (`to_blocked`: 128×4 tiles, each rearranged
 //! `(4, 32, 4) → (32, 4, 4)`). Only 1-byte scales are swizzled by these kernels.
+//!
+//! sm_120 (consumer Blackwell): CUTLASS's block-scaled GEMMs for sm_120 take the same scale
+//! layout as sm_100's (`cutlass::detail::Sm1xxBlockScaledConfig`, one config for the "1xx"
+//! architectures), i.e. `128x4`; the sm_120 `mma.sync … block_scale` instructions take scales
+//! in registers, not in a memory layout. No separate "padded row-major" layout was found in
+//! the public sources read (CUTLASS, FlashInfer, TensorRT-LLM, torchao), so none is offered:
+//! a layout is added here only with the library source that defines it.
 
 /// A scale layout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
