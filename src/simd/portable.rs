@@ -195,9 +195,9 @@ impl ScoreBound {
     }
 
     /// Whether `b` is clearly above `a` (never for NaN or Inf).
-    #[inline]
+    #[inline(always)]
     fn clearly_above(self, a: f64, b: f64) -> bool {
-        b.is_finite() && (b - a) > self.rel * a.max(b) + self.abs
+        b.is_finite() & ((b - a) > self.rel * a.max(b) + self.abs)
     }
 }
 
@@ -212,14 +212,20 @@ pub(crate) fn select(
     codes: &[[u8; 4096]],
     decs: &[[u32; 16]],
 ) -> usize {
+    // Branch-free (selects and `&`, no short-circuit): which grid wins is data-dependent and
+    // would mispredict on most groups.
     let n = approx.len();
-    let mut best = 0usize;
-    for g in 1..n {
-        if approx[g] < approx[best] {
-            best = g;
-        }
+    let (mut best, mut low) = (0usize, approx[0]);
+    for (g, &a) in approx.iter().enumerate().skip(1) {
+        let lt = a < low;
+        best = if lt { g } else { best };
+        low = if lt { a } else { low };
     }
-    if (0..n).all(|g| g == best || bound.clearly_above(approx[best], approx[g])) {
+    let mut clear = true;
+    for (g, &a) in approx.iter().enumerate() {
+        clear &= (g == best) | bound.clearly_above(low, a);
+    }
+    if clear {
         return best;
     }
     let len = x.len();
