@@ -37,6 +37,18 @@ fn run(dir: &Dir, args: &[&str]) -> (bool, String) {
     (out.status.success(), stderr)
 }
 
+/// Run the CLI; return (success, stdout followed by stderr).
+fn run_all(dir: &Dir, args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_gridgames"))
+        .args(args)
+        .current_dir(&dir.0)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
 fn only_inputs_left(dir: &Dir, inputs: &[&str]) {
     let mut left: Vec<String> = std::fs::read_dir(&dir.0)
         .unwrap()
@@ -281,14 +293,11 @@ fn verify_names_the_profiles_its_input_cannot_separate() {
         &["quantize", "--format", "nvfp4", "x.npy", "q.safetensors"],
     );
     assert!(ok, "{err}");
-    let out = Command::new(env!("CARGO_BIN_EXE_gridgames"))
-        .args(["verify", "--input", "x.npy", "--quantized", "q.safetensors"])
-        .current_dir(&d.0)
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{text}");
+    let (ok, text) = run_all(
+        &d,
+        &["verify", "--input", "x.npy", "--quantized", "q.safetensors"],
+    );
+    assert!(ok, "{text}");
     assert!(
         text.contains("give the same bytes as the profile checked"),
         "{text}"
@@ -306,20 +315,17 @@ fn verify_names_the_profiles_its_input_cannot_separate() {
         ],
     );
     assert!(ok, "{err}");
-    let out = Command::new(env!("CARGO_BIN_EXE_gridgames"))
-        .args([
+    let (ok, text) = run_all(
+        &d,
+        &[
             "verify",
             "--input",
             "g.safetensors",
             "--quantized",
             "gq.safetensors",
-        ])
-        .current_dir(&d.0)
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{text}");
+        ],
+    );
+    assert!(ok, "{text}");
     assert!(
         !text.contains("give the same bytes"),
         "the golden inputs separate every profile: {text}"
@@ -425,17 +431,8 @@ fn swizzled_scales_in_checkpoints() {
             safetensors::serialize(views, Some(meta)).unwrap(),
         )
         .unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_gridgames"))
-            .args(["verify", "--input", "x.npy", "--quantized", &plain])
-            .current_dir(&d.0)
-            .output()
-            .unwrap();
-        let said = String::from_utf8_lossy(&out.stdout).to_string()
-            + &String::from_utf8_lossy(&out.stderr);
-        assert!(
-            !out.status.success(),
-            "{name} without flag must fail: {said}"
-        );
+        let (ok, said) = run_all(&d, &["verify", "--input", "x.npy", "--quantized", &plain]);
+        assert!(!ok, "{name} without flag must fail: {said}");
         if name == "128x4" {
             // 200 rows pad to 256: the length names the layout.
             assert!(
