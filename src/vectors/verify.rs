@@ -430,11 +430,19 @@ impl Verifier {
         if as_given < 16 {
             return None;
         }
-        let mut candidates: Vec<(String, Vec<u8>)> = Vec::new();
+        // (what it looks like, what to do, the scales read so)
+        let mut candidates: Vec<(String, String, Vec<u8>)> = Vec::new();
         for layout in [ScaleLayout::Blocked128x4, ScaleLayout::Blocked8x4] {
             let mut v = vec![0u8; rows * groups];
             if layout.to_linear(&a.scales, rows, groups, &mut v).is_ok() && v != a.scales {
-                candidates.push((format!("the `{}` layout", layout.name()), v));
+                candidates.push((
+                    format!("the `{}` layout", layout.name()),
+                    format!(
+                        "read them in that layout: option `scale_layout` = {}",
+                        layout.name()
+                    ),
+                    v,
+                ));
             }
         }
         if rows > 1 && groups > 1 {
@@ -444,19 +452,23 @@ impl Verifier {
                     v[r * groups + c] = a.scales[c * rows + r];
                 }
             }
-            candidates.push((format!("transposed ({groups} × {rows}, groups × rows)"), v));
+            candidates.push((
+                format!("transposed ({groups} × {rows}, groups × rows)"),
+                "transpose them to rows × groups".to_string(),
+                v,
+            ));
         }
-        let (name, scales, best) = candidates
+        let (name, fix, scales, best) = candidates
             .into_iter()
-            .map(|(n, v)| {
+            .map(|(n, h, v)| {
                 let m = misses(&v);
-                (n, v, m)
+                (n, h, v, m)
             })
-            .min_by_key(|c| c.2)?;
+            .min_by_key(|c| c.3)?;
         (best * 4 <= as_given).then(|| {
             (
                 format!(
-                    "the block scales look written in {name}: read so, {best} of {} differ from the reference's, read as given {as_given} do; the groups are checked on the scales read so (read them in that layout: option `scale_layout`)",
+                    "the block scales look written in {name}: read so, {best} of {} differ from the reference's, read as given {as_given} do; the groups are checked on the scales read so ({fix})",
                     rows * groups
                 ),
                 scales,

@@ -107,9 +107,10 @@ fn main() -> ExitCode {
 /// Library errors name the library option that would fix them as ``(option `name`)``; they
 /// never mention a CLI flag (the library has other front ends: Python, C). This is the one
 /// place that says which flag each option is on this command line.
-const OPTION_FLAGS: [(&str, &str); 7] = [
+const OPTION_FLAGS: [(&str, &str); 8] = [
     ("(option `pad`)", "(pass --pad)"),
     ("(option `scale_layout`)", "(--scale-layout)"),
+    ("option `scale_layout` = ", "--scale-layout "),
     ("(option `bf16`)", "(pass --bf16)"),
     ("(option `format`)", "(pass --format)"),
     ("(option `spec`)", "(pass --spec FILE)"),
@@ -120,7 +121,7 @@ const OPTION_FLAGS: [(&str, &str); 7] = [
     ),
 ];
 
-fn with_cli_flags(message: &str) -> String {
+pub(crate) fn with_cli_flags(message: &str) -> String {
     OPTION_FLAGS
         .iter()
         .fold(message.to_string(), |m, (option, flag)| {

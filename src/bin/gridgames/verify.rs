@@ -127,7 +127,10 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
                 .into(),
         );
     };
-    print!("{}", report.render(args.examples, &allowed));
+    print!(
+        "{}",
+        crate::with_cli_flags(&report.render(args.examples, &allowed))
+    );
     if report.fails(&allowed) {
         let failing: Vec<&str> = report
             .classes()
@@ -382,7 +385,10 @@ fn auto_profile(
         return Err("every profile refused this input".into());
     };
     println!("best match: {} (its report follows)", p.name());
-    print!("{}", report.render(args.examples, allowed));
+    print!(
+        "{}",
+        crate::with_cli_flags(&report.render(args.examples, allowed))
+    );
     if report.fails(allowed) {
         println!("FAIL: no profile matches exactly");
         Ok(ExitCode::from(1))
