@@ -54,6 +54,15 @@ fn formats() -> Vec<&'static str> {
     gridgames::tables::FORMATS.iter().map(|f| f.name).collect()
 }
 
+/// Names of the mismatch classes `verify` reports, in report order.
+#[pyfunction]
+fn classes() -> Vec<&'static str> {
+    gridgames::vectors::Class::ALL
+        .iter()
+        .map(|c| c.name())
+        .collect()
+}
+
 /// Names of the profiles that apply to a format.
 #[pyfunction]
 fn profiles(format: &str) -> PyResult<Vec<&'static str>> {
@@ -532,6 +541,7 @@ fn unswizzle_scales<'py>(
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(version, m)?)?;
+    m.add_function(wrap_pyfunction!(classes, m)?)?;
     m.add_function(wrap_pyfunction!(gemm_preset, m)?)?;
     m.add_function(wrap_pyfunction!(swizzle_scales, m)?)?;
     m.add_function(wrap_pyfunction!(unswizzle_scales, m)?)?;
