@@ -185,18 +185,16 @@ impl AtomicFile {
 
     /// Append `bytes`.
     pub fn write_all(&mut self, bytes: &[u8]) -> Result<(), FileError> {
-        let path = self.path.clone();
-        self.file()?
-            .write_all(bytes)
-            .map_err(|e| io_error(&path, e))
+        // Fields borrowed apart: no copy of the path per write (decode writes per chunk).
+        match &mut self.file {
+            Some(f) => f.write_all(bytes).map_err(|e| io_error(&self.path, e)),
+            None => Err(committed(&self.path)),
+        }
     }
 
     /// The open temporary file, for writers that seek (safetensors layouts).
     pub fn file(&mut self) -> Result<&mut std::fs::File, FileError> {
-        self.file.as_mut().ok_or_else(|| FileError::Io {
-            path: self.path.clone(),
-            message: "already committed".into(),
-        })
+        self.file.as_mut().ok_or_else(|| committed(&self.path))
     }
 
     /// Put the file in place: flushed to the device, then renamed over the target.
@@ -208,6 +206,15 @@ impl AtomicFile {
         unregister_temp(&self.tmp);
         self.tmp = PathBuf::new();
         Ok(())
+    }
+}
+
+/// The error of a write after `commit` (which consumes the file, so this cannot happen
+/// through the public API).
+fn committed(path: &Path) -> FileError {
+    FileError::Io {
+        path: path.to_path_buf(),
+        message: "already committed".into(),
     }
 }
 

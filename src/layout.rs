@@ -51,6 +51,15 @@ pub enum LayoutError {
         /// Bytes given.
         got: usize,
     },
+    /// A swizzled layout asked of a format whose scales are wider than one byte.
+    ScaleBytes {
+        /// The layout.
+        layout: ScaleLayout,
+        /// The format's name.
+        format: &'static str,
+        /// Its bytes per scale.
+        bytes: u32,
+    },
 }
 
 impl core::fmt::Display for LayoutError {
@@ -70,6 +79,15 @@ impl core::fmt::Display for LayoutError {
                     layout.name()
                 )
             }
+            LayoutError::ScaleBytes {
+                layout,
+                format,
+                bytes,
+            } => write!(
+                f,
+                "scale layout `{}` holds 1-byte scales; `{format}` has {bytes}-byte scales (option `scale_layout`)",
+                layout.name()
+            ),
         }
     }
 }
@@ -105,6 +123,20 @@ impl ScaleLayout {
             ScaleLayout::Linear => (rows, groups),
             ScaleLayout::Blocked128x4 => (up(rows, 128), up(groups, 4)),
             ScaleLayout::Blocked8x4 => (up(rows, 8), up(groups, 4)),
+        }
+    }
+
+    /// Whether the layout can hold `format`'s scales: every layout but `linear` holds
+    /// 1-byte scales only.
+    pub fn check_format(self, format: &crate::format::Format) -> Result<(), LayoutError> {
+        if self == ScaleLayout::Linear || format.scale_bytes == 1 {
+            Ok(())
+        } else {
+            Err(LayoutError::ScaleBytes {
+                layout: self,
+                format: format.name,
+                bytes: format.scale_bytes,
+            })
         }
     }
 

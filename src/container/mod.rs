@@ -272,17 +272,7 @@ pub fn read_quantized(
         (Some(l), _) | (None, Some(l)) => l,
         (None, None) => ScaleLayout::Linear,
     };
-    if layout != ScaleLayout::Linear && format.scale_bytes != 1 {
-        return Err(io_err(
-            path,
-            format!(
-                "scale layout `{}` holds 1-byte scales; `{}` has {}-byte scales",
-                layout.name(),
-                format.name,
-                format.scale_bytes
-            ),
-        ));
-    }
+    layout.check_format(format).map_err(|e| io_err(path, e))?;
     let mut out = Vec::new();
     let mut names: Vec<String> = st.names().into_iter().map(String::from).collect();
     names.sort();
@@ -334,9 +324,12 @@ pub fn read_quantized(
             *last = *last * 2 - padded;
         }
         let groups = n.div_ceil(format.group_size as usize);
-        if layout != ScaleLayout::Linear {
-            // Swizzled: rows of whole groups, each scale at the layout's index.
-            if stored_last == 0 || !stored_last.is_multiple_of(group) {
+        // Rows of whole groups, as a swizzled layout needs them: (rows, groups per row).
+        let grid = (stored_last > 0 && stored_last.is_multiple_of(group))
+            .then(|| (n / stored_last, stored_last / group));
+        let scales = if layout != ScaleLayout::Linear {
+            // Swizzled: each scale at the layout's index.
+            let Some((rows, per_row)) = grid else {
                 return Err(io_err(
                     path,
                     format!(
@@ -344,33 +337,22 @@ pub fn read_quantized(
                         layout.name()
                     ),
                 ));
-            }
-            let (rows, per_row) = (n / stored_last, stored_last / group);
+            };
             let mut linear = vec![0u8; rows * per_row];
             layout
                 .to_linear(scale.data(), rows, per_row, &mut linear)
                 .map_err(|e| io_err(path, format!("`{base}.weight_scale`: {e}")))?;
-            out.push(StoredQuantized {
-                name: base.to_string(),
-                shape,
-                codes: codes.data().to_vec(),
-                scales: linear,
-                tensor_scale: tensor_scale_of(path, &st, base, format)?,
-                row_padding: padded,
-            });
-            continue;
-        }
-        if scale.data().len() != groups * expected_scale_bytes {
+            linear
+        } else if scale.data().len() != groups * expected_scale_bytes {
             // Name a swizzled layout whose padded size this is (a kernel's checkpoint).
-            let hint = (expected_scale_bytes == 1 && stored_last > 0 && stored_last.is_multiple_of(group))
-                .then(|| {
-                    let (rows, per_row) = (n / stored_last, stored_last / group);
+            let hint = grid
+                .filter(|_| expected_scale_bytes == 1)
+                .and_then(|(rows, per_row)| {
                     ScaleLayout::ALL.into_iter().find(|l| {
                         *l != ScaleLayout::Linear
                             && l.stored_len(rows, per_row) == scale.data().len()
                     })
                 })
-                .flatten()
                 .map(|l| {
                     format!(
                         "; that is the padded size of the `{}` layout: read the scales in that layout (option `scale_layout`)",
@@ -386,14 +368,15 @@ pub fn read_quantized(
                     scale.data().len() / expected_scale_bytes
                 ),
             ));
-        }
-        let tensor_scale = tensor_scale_of(path, &st, base, format)?;
+        } else {
+            scale.data().to_vec()
+        };
         out.push(StoredQuantized {
             name: base.to_string(),
             shape,
             codes: codes.data().to_vec(),
-            scales: scale.data().to_vec(),
-            tensor_scale,
+            scales,
+            tensor_scale: tensor_scale_of(path, &st, base, format)?,
             row_padding: padded,
         });
     }

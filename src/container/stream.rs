@@ -337,7 +337,6 @@ struct Entry {
     offset: u64,
 }
 
-/// Removes the temporary file unless the output was renamed into place.
 fn dtype_name(d: Dtype) -> String {
     // Dtype's Serialize gives the safetensors spelling ("F8_E4M3", ...).
     serde_json::to_value(d)
@@ -492,14 +491,7 @@ pub fn quantize_file_with(
     if group == 0 {
         return Err(format!("format `{}` has group size 0", format.name));
     }
-    if layout != crate::layout::ScaleLayout::Linear && format.scale_bytes != 1 {
-        return Err(format!(
-            "scale layout `{}` holds 1-byte scales; `{}` has {}-byte scales (option `scale_layout`)",
-            layout.name(),
-            format.name,
-            format.scale_bytes
-        ));
-    }
+    layout.check_format(format).map_err(|e| e.to_string())?;
     let is_npy = input.extension().is_some_and(|e| e == "npy");
     let rule = if is_npy {
         "the .npy tensor".to_string()
@@ -731,8 +723,8 @@ pub fn quantize_file_with(
         // Pass 1: the tensor's largest magnitude, and the first non-finite value the profile
         // has no rule for (the in-memory quantizer reports that before anything else). The
         // workers read and scan their chunks in parallel; one integer max over the magnitude
-        // bits (vectorized) decides both: below the Inf pattern every value is finite and the
-        // bits order as the magnitudes. A non-finite value anywhere sends the tensor through
+        // bits (`simd::amax_bits`, vectorized) decides both: below the Inf pattern every value
+        // is finite and the bits order as the magnitudes. A non-finite value anywhere sends the tensor through
         // the sequential scan, which names the first one (or, for profiles with a rule for
         // them, takes the amax as the in-memory quantizer does).
         let chunks = src.count.div_ceil(step);
@@ -752,9 +744,7 @@ pub fn quantize_file_with(
                     &mut b.raw,
                     &mut b.x,
                 )?;
-                Ok(b.x
-                    .iter()
-                    .fold(0u32, |m, v| m.max(v.to_bits() & 0x7fff_ffff)))
+                Ok(crate::simd::amax_bits(&b.x))
             },
             |_, bits| {
                 max_bits = max_bits.max(bits);

@@ -43,6 +43,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 pub use encode::encode_elements;
 pub use par::{decode_bits, decode_f32, quantize, quantize_chunk};
+pub(crate) use portable::amax_bits;
 
 /// One implementation tier.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

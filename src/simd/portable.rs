@@ -258,7 +258,8 @@ impl Scratch {
     }
 }
 
-/// Largest magnitude of a group, as f32 bits (inputs are finite, so bits order as values).
+/// The largest magnitude bits of `x` (sign cleared): for finite inputs the bits order as the
+/// values, so this is the amax's bits; any NaN or Inf makes it ≥ `0x7f80_0000`.
 #[inline]
 pub(crate) fn amax_bits(x: &[f32]) -> u32 {
     x.iter().fold(0u32, |m, v| m.max(v.to_bits() & 0x7fff_ffff))

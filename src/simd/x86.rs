@@ -195,10 +195,7 @@ fn decode_avx2(
                     return Err(());
                 }
             }
-            let a = _mm256_permutevar8x32_ps(lo, idx);
-            let b = _mm256_permutevar8x32_ps(hi, idx);
-            // Bit 3 of the nibble, moved to the sign bit, picks the upper half.
-            let v = _mm256_blendv_ps(a, b, _mm256_castsi256_ps(_mm256_slli_epi32::<28>(idx)));
+            let v = lookup16_avx2(lo, hi, idx);
             // SAFETY: `dst` has exactly 8 u32s (chunks_exact).
             unsafe { _mm256_storeu_ps(dst.as_mut_ptr().cast(), v) };
         }
@@ -318,8 +315,8 @@ fn pack_avx2(high_first: bool, codes: &[u8], out: &mut [u8]) {
     portable::pack(high_first, &codes[done..], &mut out[done / 2..]);
 }
 
-/// `table[idx]` for a 16-entry table held as two vectors of 8 (`idx` < 16 per lane): two
-/// `vpermps` and a blend on bit 3 moved to the sign bit.
+/// `table[idx & 15]` for a 16-entry table held as two vectors of 8 (only the low 4 bits of
+/// each lane are read): two `vpermps` and a blend on bit 3 moved to the sign bit.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,bmi2")]
 fn lookup16_avx2(lo: __m256, hi: __m256, idx: __m256i) -> __m256 {

@@ -341,12 +341,12 @@ fn write_dense(
     let mut header = String::from(r#"{"__metadata__":{"format":"pt"}"#);
     let mut offset = 0usize;
     for (name, dt, shape, n, _) in &entries {
-        let json = |v: serde_json::Value| v.to_string();
+        // A JSON value displays as its JSON text.
         header.push_str(&format!(
             ",{}:{{\"dtype\":{},\"shape\":{},\"data_offsets\":[{offset},{}]}}",
-            json(serde_json::Value::from(name.as_str())),
-            json(serde_json::to_value(dt).map_err(|e| e.to_string())?),
-            json(serde_json::Value::from(shape.clone())),
+            serde_json::Value::from(name.as_str()),
+            serde_json::to_value(dt).map_err(|e| e.to_string())?,
+            serde_json::Value::from(shape.clone()),
             offset + n
         ));
         offset += n;

@@ -261,14 +261,7 @@ fn container_report(
         .ok_or_else(|| format!("{}: no tensor", input.display()))?;
     let mut scales = read_u8(spath)?;
     if layout != gridgames::ScaleLayout::Linear {
-        if format.scale_bytes != 1 {
-            return Err(format!(
-                "--scale-layout {}: swizzled layouts hold 1-byte scales; `{}` has {}-byte scales",
-                layout.name(),
-                format.name,
-                format.scale_bytes
-            ));
-        }
+        layout.check_format(&format).map_err(|e| e.to_string())?;
         let cols = x.shape.last().copied().unwrap_or(0);
         let group = format.group_size as usize;
         if cols == 0 || !cols.is_multiple_of(group) {
