@@ -32,6 +32,8 @@
 //! - Errors: any error (invalid selector, invalid code, non-finite input) makes the whole call
 //!   re-run on the oracle, so errors and partial outputs are the oracle's exactly.
 
+#[cfg(target_arch = "x86_64")]
+mod avx2_quant;
 mod encode;
 mod par;
 mod plan;

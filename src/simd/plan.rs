@@ -269,6 +269,10 @@ impl ScaleIndex {
             .copied()
             .take_while(|&t| t != u32::MAX)
             .collect();
+        if real.is_empty() {
+            // No RNE table (floor-pow2 or 4-byte scales): nothing to index.
+            return None;
+        }
         let mut start = Box::new([0u16; 4096]);
         let mut probe = 0;
         for (k, slot) in start.iter_mut().enumerate() {

@@ -196,7 +196,7 @@ impl ScoreBound {
 
     /// Whether `b` is clearly above `a` (never for NaN or Inf).
     #[inline(always)]
-    fn clearly_above(self, a: f64, b: f64) -> bool {
+    pub(crate) fn clearly_above(self, a: f64, b: f64) -> bool {
         b.is_finite() & ((b - a) > self.rel * a.max(b) + self.abs)
     }
 }

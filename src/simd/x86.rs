@@ -255,6 +255,9 @@ fn quantize_avx2(
     scales: &mut [u8],
     grid_of_group: &mut [u8],
 ) {
+    if super::avx2_quant::quantize_blocks(plan, x, codes, scales, grid_of_group) > 0 {
+        return;
+    }
     if plan.format.group_size.is_multiple_of(8) {
         portable::quantize_groups::<Avx2Elements>(plan, x, codes, scales, grid_of_group)
     } else {
@@ -319,7 +322,7 @@ fn pack_avx2(high_first: bool, codes: &[u8], out: &mut [u8]) {
 /// each lane are read): two `vpermps` and a blend on bit 3 moved to the sign bit.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,bmi2")]
-fn lookup16_avx2(lo: __m256, hi: __m256, idx: __m256i) -> __m256 {
+pub(super) fn lookup16_avx2(lo: __m256, hi: __m256, idx: __m256i) -> __m256 {
     let a = _mm256_permutevar8x32_ps(lo, idx);
     let b = _mm256_permutevar8x32_ps(hi, idx);
     _mm256_blendv_ps(a, b, _mm256_castsi256_ps(_mm256_slli_epi32::<28>(idx)))

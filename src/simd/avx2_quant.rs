@@ -1,0 +1,413 @@
+//! The AVX2 quantize kernel for formats with 1-byte scales and groups of whole rows of 16
+//! elements (NVFP4, MXFP4 and every built-in multi-grid format), on calls large enough for the
+//! per-scale-code tables (`plan::CodeTables`).
+//!
+//! Why a kernel of its own: at 16 elements per group, the per-group path
+//! (`portable::quantize_groups` with `x86::Avx2Elements`) spends as much time between the
+//! element loops as in them: a dependent chain per group (amax → scale code → table row →
+//! compares → horizontal sum → choice), codes stored as 8-byte halves and re-read as one
+//! 16-byte vector to pack them (a store-forwarding stall), and loop bodies too long for the
+//! CPU to overlap two groups. Here the work of a block of groups runs in phases, each a short
+//! loop whose iterations are independent:
+//!
+//! - A: the amax of every group (`vpmaxud` on the magnitude bits, then a horizontal max);
+//! - B: per grid, every group's stored scale code (`ScaleIndex::count`, or the plan's own
+//!   `scale_code` for floor-pow2 and un-indexed tables);
+//! - C: per grid, every group's element codes from its code's threshold row (N broadcast
+//!   compares per vector, counted by subtracting the all-ones masks; N = 7 or 15, the rest of
+//!   the row is +Inf), mapped to codes, the sign OR'd in, packed to nibbles in registers
+//!   (`vpackusdw`, `vpermq`, `vpackuswb`, `vpmaddubsw`), and, for multi-grid formats, the
+//!   squared errors summed by FMA in f32 lanes; groups whose scale is zero take the oracle's
+//!   zero codes (`GridPlan::zero_codes`, by the input's sign);
+//! - D: eight groups' lane sums reduced at once (`vhaddps`), the grid chosen as
+//!   `portable::select` chooses it (the `ScoreBound` margin for f32 sums; a group too close
+//!   to call is re-scored in the oracle's order from the codes just computed), and the
+//!   winner's codes, scale byte and grid index stored.
+//!
+//! Every value this kernel produces is the one the per-group path produces: the same
+//! thresholds (`CodeTables`, built by the functions the per-group path calls), the same count,
+//! the same zero codes, the same choice rule. `tests/simd_equal.rs` checks it against the
+//! scalar oracle on adversarial inputs, every threshold at every scale code, and bisected near
+//! ties of the grid choice.
+
+use core::arch::x86_64::*;
+
+use super::plan::{GridPlan, QuantPlan};
+use super::portable::{sse_in_order, ScoreBound};
+use super::x86::lookup16_avx2;
+use crate::format::{ScaleRounding, MAX_GRIDS};
+
+/// Values per block: enough groups that every phase loop is long, few enough that a block's
+/// intermediates stay in L1.
+const BLOCK_VALUES: usize = 2048;
+/// The largest group this kernel takes (a block must hold at least eight groups, for the
+/// eight-at-once reduction of phase D).
+const MAX_GROUP: usize = BLOCK_VALUES / 8;
+const MAX_BLOCK_GROUPS: usize = BLOCK_VALUES / 16;
+const MAX_BLOCK_ROWS: usize = BLOCK_VALUES / 16;
+
+/// Whether the kernel takes a format (the caller also needs the plan's code tables).
+pub(super) fn applies(plan: &QuantPlan) -> bool {
+    let group = plan.format.group_size as usize;
+    plan.format.scale_bytes == 1
+        && group.is_multiple_of(16)
+        && (16..=MAX_GROUP).contains(&group)
+        && (1..=MAX_GRIDS).contains(&plan.grids.len())
+}
+
+/// What phase C needs of one grid besides its plan.
+struct GridConsts {
+    /// `point_codes32` as two vectors of 8.
+    point_codes: (__m256i, __m256i),
+    /// `zero_codes[0]` and `[1]` broadcast.
+    zero_codes: (__m256i, __m256i),
+    /// Whether scale code c gives the zero product (P = s(c)·t = 0): the zero-scale path.
+    zero_scale: [bool; 256],
+}
+
+/// Per-block intermediates, one set per thread (stack).
+struct Block {
+    amax: [u32; MAX_BLOCK_GROUPS],
+    /// Stored scale code per grid and group (selector bits not set).
+    code: [[u32; MAX_BLOCK_GROUPS]; MAX_GRIDS],
+    /// Packed codes per grid and row of 16 elements.
+    packed: [[u64; MAX_BLOCK_ROWS]; MAX_GRIDS],
+    /// Lane sums of squared errors per group (the grid being scored).
+    lanes: [__m256; MAX_BLOCK_GROUPS],
+    /// Scores per grid and group.
+    score: [[f32; MAX_BLOCK_GROUPS]; MAX_GRIDS],
+}
+
+/// Quantize whole groups; returns how many it did: all of them, or 0 when the kernel does not
+/// apply (the caller runs the per-group path). `codes`, `scales` and `grid_of_group` hold
+/// exactly the groups of `x`.
+#[target_feature(enable = "avx2,fma,f16c,bmi2")]
+pub(super) fn quantize_blocks(
+    plan: &QuantPlan,
+    x: &[f32],
+    codes: &mut [u8],
+    scales: &mut [u8],
+    grid_of_group: &mut [u8],
+) -> usize {
+    let group = plan.format.group_size as usize;
+    let groups = x.len() / group.max(1);
+    if !applies(plan)
+        || codes.len() != groups * group / 2
+        || scales.len() != groups
+        || grid_of_group.len() != groups
+    {
+        return 0;
+    }
+    let Some(tables) = plan.code_tables(groups) else {
+        return 0;
+    };
+    let rows = group / 16;
+    let per_block = BLOCK_VALUES / group;
+    let multi = plan.grids.len() > 1;
+    let bound = ScoreBound::new(group, f32::EPSILON as f64 / 2.0);
+    let consts: Vec<GridConsts> = plan
+        .grids
+        .iter()
+        .map(|gp| {
+            let mut zero_scale = [false; 256];
+            for (c, z) in zero_scale
+                .iter_mut()
+                .enumerate()
+                .take(plan.max_code as usize + 1)
+            {
+                *z = plan.scale_value(c as u32 | gp.selector_bits) * plan.t == 0.0;
+            }
+            GridConsts {
+                point_codes: load16(&gp.point_codes32),
+                zero_codes: (
+                    _mm256_set1_epi32(gp.zero_codes[0] as i32),
+                    _mm256_set1_epi32(gp.zero_codes[1] as i32),
+                ),
+                zero_scale,
+            }
+        })
+        .collect();
+    let high_first = plan.format.high_nibble_first;
+    let mut b = Block {
+        amax: [0; MAX_BLOCK_GROUPS],
+        code: [[0; MAX_BLOCK_GROUPS]; MAX_GRIDS],
+        packed: [[0; MAX_BLOCK_ROWS]; MAX_GRIDS],
+        lanes: [_mm256_setzero_ps(); MAX_BLOCK_GROUPS],
+        score: [[0.0; MAX_BLOCK_GROUPS]; MAX_GRIDS],
+    };
+    let mut first = 0;
+    while first < groups {
+        let n = per_block.min(groups - first);
+        let xs = &x[first * group..(first + n) * group];
+        // Phase A.
+        for (slot, xg) in b.amax.iter_mut().zip(xs.chunks_exact(group)) {
+            *slot = group_amax(xg);
+        }
+        for (k, gp) in plan.grids.iter().enumerate() {
+            // Phase B.
+            for (slot, &amax) in b.code[k][..n].iter_mut().zip(&b.amax[..n]) {
+                *slot = match (&gp.scale_index, plan.format.scale_rounding) {
+                    (Some(index), ScaleRounding::Rne) => index.count(amax).min(plan.max_code),
+                    _ => plan.scale_code(gp, amax),
+                };
+            }
+            // Phase C.
+            let pass = GridPass {
+                grid: gp,
+                consts: &consts[k],
+                thr: &tables.thr[k],
+                dec: if multi {
+                    Some(&tables.dec[k][..])
+                } else {
+                    None
+                },
+                high_first,
+            };
+            let (code, packed, lanes) = (&b.code[k][..n], &mut b.packed[k], &mut b.lanes);
+            match (gp.n_mids <= 7, gp.sign_magnitude) {
+                (true, true) => pass.run::<7, true>(xs, group, code, packed, lanes),
+                (true, false) => pass.run::<7, false>(xs, group, code, packed, lanes),
+                (false, true) => pass.run::<15, true>(xs, group, code, packed, lanes),
+                (false, false) => pass.run::<15, false>(xs, group, code, packed, lanes),
+            }
+            if multi {
+                reduce_lanes(&b.lanes, n, &mut b.score[k]);
+            }
+        }
+        // Phase D.
+        for g in 0..n {
+            let best = if multi {
+                let scores: [f64; MAX_GRIDS] = core::array::from_fn(|k| b.score[k][g] as f64);
+                let best = choose(bound, &scores[..plan.grids.len()]);
+                best.unwrap_or_else(|| {
+                    rescore(plan, tables, &b, g, &xs[g * group..(g + 1) * group])
+                })
+            } else {
+                0
+            };
+            let at = first + g;
+            for r in 0..rows {
+                let row = (at * rows + r) * 8;
+                codes[row..row + 8].copy_from_slice(&b.packed[best][g * rows + r].to_le_bytes());
+            }
+            scales[at] = (b.code[best][g] | plan.grids[best].selector_bits) as u8;
+            grid_of_group[at] = best as u8;
+        }
+        first += n;
+    }
+    groups
+}
+
+/// `portable::select`'s rule on f32-summed scores: the lowest score (ties to the lower index)
+/// when every other score is clearly above it, else `None` (re-score).
+#[inline(always)]
+fn choose(bound: ScoreBound, scores: &[f64]) -> Option<usize> {
+    let (mut best, mut low) = (0usize, scores[0]);
+    for (g, &a) in scores.iter().enumerate().skip(1) {
+        let lt = a < low;
+        best = if lt { g } else { best };
+        low = if lt { a } else { low };
+    }
+    let mut clear = true;
+    for (g, &a) in scores.iter().enumerate() {
+        clear &= (g == best) | bound.clearly_above(low, a);
+    }
+    clear.then_some(best)
+}
+
+/// The oracle's choice for group `g` of the block: each grid's codes (unpacked from this
+/// kernel's own) scored in element order (`sse_in_order`), the lowest winning, ties to the
+/// lower index.
+#[cold]
+fn rescore(
+    plan: &QuantPlan,
+    tables: &super::plan::CodeTables,
+    b: &Block,
+    g: usize,
+    xg: &[f32],
+) -> usize {
+    let rows = xg.len() / 16;
+    let high_first = plan.format.high_nibble_first;
+    let mut codes = [0u8; MAX_GROUP];
+    let mut best = (0usize, f64::INFINITY);
+    for k in 0..plan.grids.len() {
+        for (r, chunk) in codes[..xg.len()].chunks_exact_mut(16).enumerate() {
+            let bytes = b.packed[k][g * rows + r].to_le_bytes();
+            for (j, slot) in chunk.iter_mut().enumerate() {
+                *slot = crate::decode::nibble_at(high_first, &bytes, j);
+            }
+        }
+        let dec = &tables.dec[k][b.code[k][g] as usize];
+        let s = sse_in_order(xg, &codes[..xg.len()], dec);
+        if k == 0 || s < best.1 {
+            best = (k, s);
+        }
+    }
+    best.0
+}
+
+/// A 16-entry table as two vectors of 8.
+#[inline(always)]
+fn load16(t: &[u32; 16]) -> (__m256i, __m256i) {
+    // SAFETY: `t` is 16 u32s; two unaligned loads of 8. (Only called from functions compiled
+    // with AVX2, into which it is inlined.)
+    unsafe {
+        (
+            _mm256_loadu_si256(t.as_ptr().cast()),
+            _mm256_loadu_si256(t.as_ptr().add(8).cast()),
+        )
+    }
+}
+
+/// The largest magnitude bits of one group (whole rows of 16).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,bmi2")]
+fn group_amax(xg: &[f32]) -> u32 {
+    let abs = _mm256_set1_epi32(0x7fff_ffff);
+    let mut m = _mm256_setzero_si256();
+    for v in xg.chunks_exact(8) {
+        // SAFETY: `v` has 8 f32s (chunks_exact).
+        let v = unsafe { _mm256_loadu_si256(v.as_ptr().cast()) };
+        m = _mm256_max_epu32(m, _mm256_and_si256(v, abs));
+    }
+    let m = _mm_max_epu32(_mm256_castsi256_si128(m), _mm256_extracti128_si256::<1>(m));
+    let m = _mm_max_epu32(m, _mm_shuffle_epi32::<0b01_00_11_10>(m));
+    let m = _mm_max_epu32(m, _mm_shuffle_epi32::<0b10_11_00_01>(m));
+    _mm_cvtsi128_si32(m) as u32
+}
+
+/// Phase C for one grid.
+struct GridPass<'a> {
+    grid: &'a GridPlan,
+    consts: &'a GridConsts,
+    /// `CodeTables::thr` of this grid, indexed by scale code.
+    thr: &'a [[f32; 16]],
+    /// `CodeTables::dec` of this grid (multi-grid formats: the score is needed).
+    dec: Option<&'a [[u32; 16]]>,
+    high_first: bool,
+}
+
+impl GridPass<'_> {
+    /// Codes of every group of `xs` (groups of `group`, scale codes `code`) packed into
+    /// `packed` (one u64 per row of 16), and, when scoring, each group's lane sums of squared
+    /// errors into `lanes`. `N` thresholds are counted (≥ the grid's `n_mids`; the rest of a
+    /// row is +Inf, which no finite element reaches); `SM`: sign-magnitude grid.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c,bmi2")]
+    fn run<const N: usize, const SM: bool>(
+        &self,
+        xs: &[f32],
+        group: usize,
+        code: &[u32],
+        packed: &mut [u64; MAX_BLOCK_ROWS],
+        lanes: &mut [__m256; MAX_BLOCK_GROUPS],
+    ) {
+        let rows = group / 16;
+        let abs = _mm256_set1_epi32(0x7fff_ffff);
+        let eight = _mm256_set1_epi32(8);
+        let identity = self.grid.identity_codes;
+        let (pc_lo, pc_hi) = self.consts.point_codes;
+        let (z0, z1) = self.consts.zero_codes;
+        let weights = _mm_set1_epi16(if self.high_first { 0x0110 } else { 0x1001 });
+        for (g, (xg, &c)) in xs.chunks_exact(group).zip(code).enumerate() {
+            let thr = &self.thr[c as usize];
+            let zero = self.consts.zero_scale[c as usize];
+            let dec = self.dec.map(|d| {
+                let (lo, hi) = load16(&d[c as usize]);
+                (_mm256_castsi256_ps(lo), _mm256_castsi256_ps(hi))
+            });
+            let mut acc = (_mm256_setzero_ps(), _mm256_setzero_ps());
+            for (r, row) in xg.chunks_exact(16).enumerate() {
+                // SAFETY: `row` has 16 f32s (chunks_exact); two loads of 8.
+                let (v0, v1) = unsafe {
+                    (
+                        _mm256_loadu_ps(row.as_ptr()),
+                        _mm256_loadu_ps(row.as_ptr().add(8)),
+                    )
+                };
+                let element_codes = |v: __m256| -> __m256i {
+                    let vi = _mm256_castps_si256(v);
+                    if zero {
+                        // The oracle's codes for ±0 under a zero scale, by the sign.
+                        return _mm256_castps_si256(_mm256_blendv_ps(
+                            _mm256_castsi256_ps(z0),
+                            _mm256_castsi256_ps(z1),
+                            v,
+                        ));
+                    }
+                    let m = if SM {
+                        _mm256_castsi256_ps(_mm256_and_si256(vi, abs))
+                    } else {
+                        v
+                    };
+                    let mut idx = _mm256_setzero_si256();
+                    for &t in &thr[..N] {
+                        let ge = _mm256_cmp_ps::<_CMP_GE_OQ>(m, _mm256_set1_ps(t));
+                        idx = _mm256_sub_epi32(idx, _mm256_castps_si256(ge));
+                    }
+                    let mut code = if identity {
+                        idx
+                    } else {
+                        _mm256_castps_si256(lookup16_avx2(
+                            _mm256_castsi256_ps(pc_lo),
+                            _mm256_castsi256_ps(pc_hi),
+                            idx,
+                        ))
+                    };
+                    if SM {
+                        code = _mm256_or_si256(
+                            code,
+                            _mm256_and_si256(_mm256_srli_epi32::<28>(vi), eight),
+                        );
+                    }
+                    code
+                };
+                let (c0, c1) = (element_codes(v0), element_codes(v1));
+                // Pack 16 codes (dwords < 16) to 8 bytes: words in element order, bytes, then
+                // c[2i] + 16·c[2i+1] (or 16·c[2i] + c[2i+1]) per byte.
+                let w = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packus_epi32(c0, c1));
+                let bytes =
+                    _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256::<1>(w));
+                let pairs = _mm_maddubs_epi16(bytes, weights);
+                packed[g * rows + r] = _mm_cvtsi128_si64(_mm_packus_epi16(pairs, pairs)) as u64;
+                if let Some((d_lo, d_hi)) = dec {
+                    let e0 = _mm256_sub_ps(v0, lookup16_avx2(d_lo, d_hi, c0));
+                    let e1 = _mm256_sub_ps(v1, lookup16_avx2(d_lo, d_hi, c1));
+                    acc = (
+                        _mm256_fmadd_ps(e0, e0, acc.0),
+                        _mm256_fmadd_ps(e1, e1, acc.1),
+                    );
+                }
+            }
+            if self.dec.is_some() {
+                lanes[g] = _mm256_add_ps(acc.0, acc.1);
+            }
+        }
+    }
+}
+
+/// The sums of the lanes of `lanes[..n]` into `score[..n]`, eight groups per step (three
+/// levels of `vhaddps` and one cross-half add); the lanes past `n` of the last step are
+/// summed too and ignored.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,bmi2")]
+fn reduce_lanes(lanes: &[__m256; MAX_BLOCK_GROUPS], n: usize, score: &mut [f32; MAX_BLOCK_GROUPS]) {
+    for (l, s) in lanes
+        .chunks_exact(8)
+        .zip(score.chunks_exact_mut(8))
+        .take(n.div_ceil(8))
+    {
+        let h01 = _mm256_hadd_ps(l[0], l[1]);
+        let h23 = _mm256_hadd_ps(l[2], l[3]);
+        let h45 = _mm256_hadd_ps(l[4], l[5]);
+        let h67 = _mm256_hadd_ps(l[6], l[7]);
+        let lo = _mm256_hadd_ps(h01, h23);
+        let hi = _mm256_hadd_ps(h45, h67);
+        let sums = _mm256_add_ps(
+            _mm256_permute2f128_ps::<0x20>(lo, hi),
+            _mm256_permute2f128_ps::<0x31>(lo, hi),
+        );
+        // SAFETY: `s` has 8 f32s (chunks_exact).
+        unsafe { _mm256_storeu_ps(s.as_mut_ptr(), sums) };
+    }
+}
