@@ -723,7 +723,7 @@ pub fn quantize_file_with(
         // Pass 1: the tensor's largest magnitude, and the first non-finite value the profile
         // has no rule for (the in-memory quantizer reports that before anything else). The
         // workers read and scan their chunks in parallel; one integer max over the magnitude
-        // bits (`simd::amax_bits`, vectorized) decides both: below the Inf pattern every value
+        // bits (`simd::amax_bits`, the backend's vector max) decides both: below the Inf pattern every value
         // is finite and the bits order as the magnitudes. A non-finite value anywhere sends the tensor through
         // the sequential scan, which names the first one (or, for profiles with a rule for
         // them, takes the amax as the in-memory quantizer does).
@@ -744,7 +744,7 @@ pub fn quantize_file_with(
                     &mut b.raw,
                     &mut b.x,
                 )?;
-                Ok(crate::simd::amax_bits(&b.x))
+                Ok(crate::simd::amax_bits(opts.backend.effective(), &b.x))
             },
             |_, bits| {
                 max_bits = max_bits.max(bits);

@@ -44,8 +44,8 @@ mod x86;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 pub use encode::encode_elements;
+pub(crate) use par::amax_bits;
 pub use par::{decode_bits, decode_f32, quantize, quantize_chunk};
-pub(crate) use portable::amax_bits;
 
 /// One implementation tier.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

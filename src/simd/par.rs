@@ -6,7 +6,7 @@ use crate::format::Format;
 use crate::quant::{store_group, QuantError, Quantized, Quantizer, TensorContext};
 
 use super::plan::{DecodePlan, QuantPlan};
-use super::portable::{self, amax_bits, DecodeKernel, PortableDecode, PortableElements};
+use super::portable::{self, DecodeKernel, PortableDecode, PortableElements};
 use super::{Backend, Options};
 
 /// Below this many values per thread, extra threads cost more than they save.
@@ -134,6 +134,16 @@ fn run_decode(
     portable::decode_span(plan, codes, scales, first, tail)
 }
 
+/// The largest magnitude bits of `x` (sign cleared; ≥ `0x7f80_0000` when any value is NaN or
+/// infinite), with the backend's vector max.
+pub(crate) fn amax_bits(backend: Backend, x: &[f32]) -> u32 {
+    match backend {
+        #[cfg(target_arch = "x86_64")]
+        Backend::Avx2 | Backend::Avx512 => super::x86::amax_bits(backend, x),
+        _ => portable::amax_bits(x),
+    }
+}
+
 /// Quantize as `q.quantize(x, pad)`, bit for bit (errors included). Runs the fast path for
 /// the reference profile on eligible formats with an even group size, the oracle otherwise.
 pub fn quantize(
@@ -153,7 +163,7 @@ pub fn quantize(
     {
         return q.quantize(x, pad);
     }
-    let amax = amax_bits(x);
+    let amax = amax_bits(backend, x);
     if amax >= 0x7f80_0000 {
         // A NaN or an infinity: the oracle names it.
         return q.quantize(x, pad);
@@ -255,7 +265,7 @@ pub fn quantize_chunk(
         && group > 0
         && group.is_multiple_of(2)
         && super::plan::quant_eligible(f, q.profile)
-        && amax_bits(x) < 0x7f80_0000;
+        && amax_bits(backend, x) < 0x7f80_0000;
     let plan = if fast {
         QuantPlan::cached(q, ctx.scale)
     } else {

@@ -231,6 +231,9 @@ pub(crate) struct GridPlan {
     pub scale_thresholds: Vec<u32>,
     /// A direct index into `scale_thresholds` (RNE 1-byte scales, when it applies).
     pub scale_index: Option<ScaleIndex>,
+    /// Floor-pow2 scales: `bias − floor_log2(target)`, the per-format part of
+    /// `quant::reference_scale_floor_pow2` (which also re-derives the largest code per call).
+    pub floor_pow2_offset: i32,
 }
 
 /// The RNE scale code without a search. Bucket k holds the amax bit patterns with
@@ -330,6 +333,34 @@ pub(crate) struct CodeTables {
     pub thr: Vec<Vec<[f32; 16]>>,
     /// `dec[grid][c]`; empty for single-grid formats (no score is needed).
     pub dec: Vec<Vec<[u32; 16]>>,
+    /// `two_level(thr[grid][c], n_mids)`: the same thresholds reordered for a two-level count.
+    pub two_level: Vec<Vec<[f32; 16]>>,
+}
+
+/// A threshold row (ascending, +Inf past `n_mids`) reordered for counting in two levels
+/// (`avx2_quant`): entries 0..3 are the split thresholds S, entries 4 + 4j + b are L_j[b].
+/// With 8 or more midpoints (up to 15): S = t[3], t[7], t[11] and L_j[b] = t[4b + j] for
+/// j < 3; else (up to 7): S = t[1], t[3], t[5] and L_0[b] = t[2b]. Because the row is sorted,
+/// the count of thresholds ≤ x is `w·b + Σ_j [L_j[b] ≤ x]` where b is the count of S ≤ x
+/// and w = 4 (or 2): the S count places x among the buckets of w thresholds, the last of
+/// which (t[w·b + w − 1], an S entry or the +Inf pad t[15], t[7]) is above x. Unused entries
+/// are +Inf.
+pub(crate) fn two_level(row: &[f32; 16], n_mids: usize) -> [f32; 16] {
+    let mut out = [f32::INFINITY; 16];
+    if n_mids > 7 {
+        out[..3].copy_from_slice(&[row[3], row[7], row[11]]);
+        for j in 0..3 {
+            for b in 0..4 {
+                out[4 + 4 * j + b] = row[4 * b + j];
+            }
+        }
+    } else {
+        out[..3].copy_from_slice(&[row[1], row[3], row[5]]);
+        for b in 0..4 {
+            out[4 + b] = row[2 * b];
+        }
+    }
+    out
 }
 
 /// Groups from which building `CodeTables` (≤ 256 codes × grids) pays for itself.
@@ -397,10 +428,7 @@ impl TilePlan {
                 scale_thresholds[..t.len()].copy_from_slice(t);
                 (t.len().trailing_zeros(), None)
             }
-            ScaleRounding::FloorPow2 => (
-                0,
-                Some(format.scale_element.bias - crate::quant::floor_log2(grid.target)),
-            ),
+            ScaleRounding::FloorPow2 => (0, Some(grid.floor_pow2_offset)),
         };
         let identity_codes = grid.identity_codes;
         Some(TilePlan {
@@ -519,6 +547,8 @@ impl GridPlan {
             zero_codes: [zero(false), zero(true)],
             scale_index: ScaleIndex::new(&scale_thresholds),
             scale_thresholds,
+            floor_pow2_offset: format.scale_element.bias
+                - crate::quant::floor_log2(grid.target_value()),
         }
     }
 }
@@ -682,7 +712,7 @@ impl QuantPlan {
         Some(self.tables.get_or_init(|| {
             let codes = self.max_code as usize + 1;
             let multi = self.grids.len() > 1;
-            let mut thr = Vec::with_capacity(self.grids.len());
+            let mut thr: Vec<Vec<[f32; 16]>> = Vec::with_capacity(self.grids.len());
             let mut dec = Vec::new();
             for gp in &self.grids {
                 let s = |c: usize| self.scale_value(c as u32 | gp.selector_bits);
@@ -706,7 +736,16 @@ impl QuantPlan {
                     );
                 }
             }
-            CodeTables { thr, dec }
+            let two_level = thr
+                .iter()
+                .zip(&self.grids)
+                .map(|(rows, gp)| rows.iter().map(|r| two_level(r, gp.n_mids)).collect())
+                .collect();
+            CodeTables {
+                thr,
+                dec,
+                two_level,
+            }
         }))
     }
 
@@ -723,9 +762,11 @@ impl QuantPlan {
             );
         }
         match f.scale_rounding {
-            ScaleRounding::FloorPow2 => {
-                crate::quant::reference_scale_floor_pow2(f, f32::from_bits(amax), grid.target)
-            }
+            // `quant::reference_scale_floor_pow2`, its format-constant parts precomputed.
+            ScaleRounding::FloorPow2 if amax == 0 => 0,
+            ScaleRounding::FloorPow2 => (crate::quant::floor_log2(f32::from_bits(amax))
+                + grid.floor_pow2_offset)
+                .clamp(0, self.max_code as i32) as u32,
             ScaleRounding::Rne => match &grid.scale_index {
                 Some(index) => index.count(amax).min(self.max_code),
                 None => binary_search_count(&grid.scale_thresholds, amax).min(self.max_code),
@@ -851,6 +892,37 @@ mod tests {
             }
         }
         assert!(indexed > 20, "only {indexed} grids indexed");
+    }
+
+    /// The two-level count over `two_level` rows equals the plain count, for every built-in
+    /// grid at several products, at every threshold and one f32 either side (the scalar model
+    /// of what `avx2_quant::count2` computes per lane).
+    #[test]
+    fn two_level_count_equals_plain_count() {
+        let mut checked = 0;
+        for f in crate::tables::FORMATS {
+            for gi in 0..f.grids.len() {
+                let gp = GridPlan::new(f, gi, 1.0);
+                for p in [1.0, 0.375, 6.0e-5, 448.0 * 6.0] {
+                    let row = element_thresholds(&gp, p);
+                    let split = two_level(&row, gp.n_mids);
+                    let (w, levels) = if gp.n_mids > 7 { (4, 3) } else { (2, 1) };
+                    let mut xs = vec![0.0f32, -0.0, f32::MAX, -f32::MAX];
+                    for &t in row.iter().filter(|t| t.is_finite()) {
+                        xs.extend([t, t.next_down(), t.next_up()]);
+                    }
+                    for x in xs {
+                        let plain = row.iter().filter(|&&t| x >= t).count();
+                        let b = split[..3].iter().filter(|&&t| x >= t).count();
+                        let two =
+                            w * b + (0..levels).filter(|&j| x >= split[4 + 4 * j + b]).count();
+                        assert_eq!(two, plain, "{} grid {gi} p {p} x {x:e}", f.name);
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 1000, "only {checked} checks");
     }
 
     /// `ceil_threshold_fma` against the exact oracle path (`exact_threshold` on the exact

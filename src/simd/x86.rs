@@ -224,6 +224,38 @@ fn table_avx2(grid: &[f64; 16], s: f64, t: f64, output: Output) -> [u32; 16] {
     table
 }
 
+/// `portable::amax_bits` with AVX2 where the backend has it: the largest magnitude bits (sign
+/// cleared), by `vpmaxud` in four accumulators. (SSE2, the baseline, has no unsigned 32-bit
+/// max, so the portable fold compiles to compare-and-select.)
+pub(crate) fn amax_bits(backend: Backend, x: &[f32]) -> u32 {
+    match backend {
+        Backend::Avx2 | Backend::Avx512 if have(Backend::Avx2) => {
+            // SAFETY: AVX2, FMA, F16C and BMI2 were detected at run time (`have`).
+            unsafe { amax_bits_avx2(x) }
+        }
+        _ => portable::amax_bits(x),
+    }
+}
+
+#[target_feature(enable = "avx2,fma,f16c,bmi2")]
+fn amax_bits_avx2(x: &[f32]) -> u32 {
+    let abs = _mm256_set1_epi32(0x7fff_ffff);
+    let mut m = [_mm256_setzero_si256(); 4];
+    let mut chunks = x.chunks_exact(32);
+    for c in &mut chunks {
+        for (k, slot) in m.iter_mut().enumerate() {
+            // SAFETY: `c` has 32 f32s (chunks_exact); 8 read at 8k < 32.
+            let v = unsafe { _mm256_loadu_si256(c.as_ptr().add(8 * k).cast()) };
+            *slot = _mm256_max_epu32(*slot, _mm256_and_si256(v, abs));
+        }
+    }
+    let m = _mm256_max_epu32(_mm256_max_epu32(m[0], m[1]), _mm256_max_epu32(m[2], m[3]));
+    let m = _mm_max_epu32(_mm256_castsi256_si128(m), _mm256_extracti128_si256::<1>(m));
+    let m = _mm_max_epu32(m, _mm_shuffle_epi32::<0b01_00_11_10>(m));
+    let m = _mm_max_epu32(m, _mm_shuffle_epi32::<0b10_11_00_01>(m));
+    (_mm_cvtsi128_si32(m) as u32).max(portable::amax_bits(chunks.remainder()))
+}
+
 /// Quantize whole groups with an x86 backend.
 pub(crate) fn quantize_groups(
     backend: Backend,
