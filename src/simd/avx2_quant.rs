@@ -70,8 +70,8 @@ struct Block {
     amax: [u32; MAX_BLOCK_GROUPS],
     /// Stored scale code per grid and group (selector bits not set).
     code: [[u32; MAX_BLOCK_GROUPS]; MAX_GRIDS],
-    /// Packed codes per grid and row of 16 elements.
-    packed: [[u64; MAX_BLOCK_ROWS]; MAX_GRIDS],
+    /// Packed codes per grid (multi-grid formats; 8 bytes per row of 16 elements).
+    packed: [[u8; MAX_BLOCK_ROWS * 8]; MAX_GRIDS],
     /// Lane sums of squared errors per group (the grid being scored).
     lanes: [__m256; MAX_BLOCK_GROUPS],
     /// Scores per grid and group.
@@ -101,7 +101,6 @@ pub(super) fn quantize_blocks(
     let Some(tables) = plan.code_tables(groups) else {
         return 0;
     };
-    let rows = group / 16;
     let per_block = BLOCK_VALUES / group;
     let multi = plan.grids.len() > 1;
     let bound = ScoreBound::new(group, f32::EPSILON as f64 / 2.0);
@@ -131,7 +130,7 @@ pub(super) fn quantize_blocks(
     let mut b = Block {
         amax: [0; MAX_BLOCK_GROUPS],
         code: [[0; MAX_BLOCK_GROUPS]; MAX_GRIDS],
-        packed: [[0; MAX_BLOCK_ROWS]; MAX_GRIDS],
+        packed: [[0; MAX_BLOCK_ROWS * 8]; MAX_GRIDS],
         lanes: [_mm256_setzero_ps(); MAX_BLOCK_GROUPS],
         score: [[0.0; MAX_BLOCK_GROUPS]; MAX_GRIDS],
     };
@@ -163,56 +162,102 @@ pub(super) fn quantize_blocks(
                 },
                 high_first,
             };
-            let (code, packed, lanes) = (&b.code[k][..n], &mut b.packed[k], &mut b.lanes);
+            // A single grid's codes are final: they go straight to the output.
+            let out = if multi {
+                &mut b.packed[k][..n * group / 2]
+            } else {
+                &mut codes[first * group / 2..(first + n) * group / 2]
+            };
+            let (code, lanes) = (&b.code[k][..n], &mut b.lanes);
             match (gp.n_mids <= 7, gp.sign_magnitude) {
-                (true, true) => pass.run::<7, true>(xs, group, code, packed, lanes),
-                (true, false) => pass.run::<7, false>(xs, group, code, packed, lanes),
-                (false, true) => pass.run::<15, true>(xs, group, code, packed, lanes),
-                (false, false) => pass.run::<15, false>(xs, group, code, packed, lanes),
+                (true, true) => pass.run::<7, true>(xs, group, code, out, lanes),
+                (true, false) => pass.run::<7, false>(xs, group, code, out, lanes),
+                (false, true) => pass.run::<15, true>(xs, group, code, out, lanes),
+                (false, false) => pass.run::<15, false>(xs, group, code, out, lanes),
             }
             if multi {
                 reduce_lanes(&b.lanes, n, &mut b.score[k]);
             }
         }
         // Phase D.
-        for g in 0..n {
-            let best = if multi {
-                let scores: [f64; MAX_GRIDS] = core::array::from_fn(|k| b.score[k][g] as f64);
-                let best = choose(bound, &scores[..plan.grids.len()]);
-                best.unwrap_or_else(|| {
-                    rescore(plan, tables, &b, g, &xs[g * group..(g + 1) * group])
-                })
-            } else {
-                0
-            };
-            let at = first + g;
-            for r in 0..rows {
-                let row = (at * rows + r) * 8;
-                codes[row..row + 8].copy_from_slice(&b.packed[best][g * rows + r].to_le_bytes());
+        let scales = &mut scales[first..first + n];
+        let grid_of_group = &mut grid_of_group[first..first + n];
+        if multi {
+            let grids = plan.grids.len();
+            let codes = &mut codes[first * group / 2..(first + n) * group / 2];
+            for g8 in (0..n).step_by(8) {
+                let (clear, best8) = choose8(bound, &b.score, grids, g8);
+                for g in g8..(g8 + 8).min(n) {
+                    let best = if clear & (1 << (g - g8)) != 0 {
+                        best8[g - g8] as usize
+                    } else {
+                        rescore(plan, tables, &b, g, &xs[g * group..(g + 1) * group])
+                    };
+                    let span = g * group / 2..(g + 1) * group / 2;
+                    codes[span.clone()].copy_from_slice(&b.packed[best][span]);
+                    scales[g] = (b.code[best][g] | plan.grids[best].selector_bits) as u8;
+                    grid_of_group[g] = best as u8;
+                }
             }
-            scales[at] = (b.code[best][g] | plan.grids[best].selector_bits) as u8;
-            grid_of_group[at] = best as u8;
+        } else {
+            let selector = plan.grids[0].selector_bits;
+            for (slot, &c) in scales.iter_mut().zip(&b.code[0][..n]) {
+                *slot = (c | selector) as u8;
+            }
+            grid_of_group.fill(0);
         }
         first += n;
     }
     groups
 }
 
-/// `portable::select`'s rule on f32-summed scores: the lowest score (ties to the lower index)
-/// when every other score is clearly above it, else `None` (re-score).
-#[inline(always)]
-fn choose(bound: ScoreBound, scores: &[f64]) -> Option<usize> {
-    let (mut best, mut low) = (0usize, scores[0]);
-    for (g, &a) in scores.iter().enumerate().skip(1) {
-        let lt = a < low;
-        best = if lt { g } else { best };
-        low = if lt { a } else { low };
+/// `portable::select`'s rule for groups `g0..g0 + 8` of the block, on their f32-summed
+/// scores widened to f64 (four groups per vector): per group the lowest score (ties to the
+/// lower index) and whether every other score is clearly above it (`ScoreBound`, the same
+/// operations as `ScoreBound::clearly_above`; an infinite score is never clearly above).
+/// Returns the bit mask of the groups decided so, and their choices; the others are re-scored.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,bmi2")]
+fn choose8(
+    bound: ScoreBound,
+    score: &[[f32; MAX_BLOCK_GROUPS]; MAX_GRIDS],
+    grids: usize,
+    g0: usize,
+) -> (u32, [u8; 8]) {
+    let (rel, abs) = bound.parts();
+    let (rel, abs) = (_mm256_set1_pd(rel), _mm256_set1_pd(abs));
+    let mut clear_mask = 0u32;
+    let mut best8 = [0u8; 8];
+    for half in 0..2 {
+        let at = g0 + 4 * half;
+        // SAFETY: at + 4 ≤ g0 + 8 ≤ MAX_BLOCK_GROUPS (g0 is a multiple of 8 below it).
+        let s: [__m256d; MAX_GRIDS] = core::array::from_fn(|k| {
+            _mm256_cvtps_pd(unsafe { _mm_loadu_ps(score[k].as_ptr().add(at)) })
+        });
+        let (mut low, mut best) = (s[0], _mm256_setzero_pd());
+        for (k, &sk) in s.iter().enumerate().take(grids).skip(1) {
+            let lt = _mm256_cmp_pd::<_CMP_LT_OQ>(sk, low);
+            low = _mm256_blendv_pd(low, sk, lt);
+            best = _mm256_blendv_pd(best, _mm256_set1_pd(k as f64), lt);
+        }
+        let mut clear = _mm256_castsi256_pd(_mm256_set1_epi32(-1));
+        for (k, &sk) in s.iter().enumerate().take(grids) {
+            let is_best = _mm256_cmp_pd::<_CMP_EQ_OQ>(best, _mm256_set1_pd(k as f64));
+            let margin = _mm256_add_pd(_mm256_mul_pd(rel, _mm256_max_pd(low, sk)), abs);
+            let above = _mm256_cmp_pd::<_CMP_GT_OQ>(_mm256_sub_pd(sk, low), margin);
+            // An infinite score makes the margin infinite (or the difference NaN): never above.
+            clear = _mm256_and_pd(clear, _mm256_or_pd(is_best, above));
+        }
+        clear_mask |= (_mm256_movemask_pd(clear) as u32) << (4 * half);
+        let idx = _mm256_cvtpd_epi32(best);
+        let mut lanes = [0i32; 4];
+        // SAFETY: `lanes` is 4 i32s.
+        unsafe { _mm_storeu_si128(lanes.as_mut_ptr().cast(), idx) };
+        for (slot, &l) in best8[4 * half..4 * half + 4].iter_mut().zip(&lanes) {
+            *slot = l as u8;
+        }
     }
-    let mut clear = true;
-    for (g, &a) in scores.iter().enumerate() {
-        clear &= (g == best) | bound.clearly_above(low, a);
-    }
-    clear.then_some(best)
+    (clear_mask, best8)
 }
 
 /// The oracle's choice for group `g` of the block: each grid's codes (unpacked from this
@@ -226,16 +271,13 @@ fn rescore(
     g: usize,
     xg: &[f32],
 ) -> usize {
-    let rows = xg.len() / 16;
     let high_first = plan.format.high_nibble_first;
     let mut codes = [0u8; MAX_GROUP];
     let mut best = (0usize, f64::INFINITY);
     for k in 0..plan.grids.len() {
-        for (r, chunk) in codes[..xg.len()].chunks_exact_mut(16).enumerate() {
-            let bytes = b.packed[k][g * rows + r].to_le_bytes();
-            for (j, slot) in chunk.iter_mut().enumerate() {
-                *slot = crate::decode::nibble_at(high_first, &bytes, j);
-            }
+        let packed = &b.packed[k][g * xg.len() / 2..(g + 1) * xg.len() / 2];
+        for (j, slot) in codes[..xg.len()].iter_mut().enumerate() {
+            *slot = crate::decode::nibble_at(high_first, packed, j);
         }
         let dec = &tables.dec[k][b.code[k][g] as usize];
         let s = sse_in_order(xg, &codes[..xg.len()], dec);
@@ -299,16 +341,16 @@ impl GridPass<'_> {
         xs: &[f32],
         group: usize,
         code: &[u32],
-        packed: &mut [u64; MAX_BLOCK_ROWS],
+        out: &mut [u8],
         lanes: &mut [__m256; MAX_BLOCK_GROUPS],
     ) {
-        let rows = group / 16;
         let eight = _mm256_set1_epi32(8);
         let identity = self.grid.identity_codes;
         let (pc_lo, pc_hi) = self.consts.point_codes;
         let (z0, z1) = self.consts.zero_codes;
         let weights = _mm_set1_epi16(if self.high_first { 0x0110 } else { 0x1001 });
-        for (g, (xg, &c)) in xs.chunks_exact(group).zip(code).enumerate() {
+        let groups = xs.chunks_exact(group).zip(out.chunks_exact_mut(group / 2));
+        for (g, ((xg, og), &c)) in groups.zip(code).enumerate() {
             let split = &self.split[c as usize];
             let zero = self.consts.zero_scale[c as usize];
             let dec = self.dec.map(|d| {
@@ -316,7 +358,7 @@ impl GridPass<'_> {
                 (_mm256_castsi256_ps(lo), _mm256_castsi256_ps(hi))
             });
             let mut acc = (_mm256_setzero_ps(), _mm256_setzero_ps());
-            for (r, row) in xg.chunks_exact(16).enumerate() {
+            for (row, packed) in xg.chunks_exact(16).zip(og.chunks_exact_mut(8)) {
                 // SAFETY: `row` has 16 f32s (chunks_exact); two loads of 8.
                 let (v0, v1) = unsafe {
                     (
@@ -360,7 +402,8 @@ impl GridPass<'_> {
                 let bytes =
                     _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256::<1>(w));
                 let pairs = _mm_maddubs_epi16(bytes, weights);
-                packed[g * rows + r] = _mm_cvtsi128_si64(_mm_packus_epi16(pairs, pairs)) as u64;
+                let eight_bytes = _mm_cvtsi128_si64(_mm_packus_epi16(pairs, pairs));
+                packed.copy_from_slice(&eight_bytes.to_le_bytes());
                 if let Some((d_lo, d_hi)) = dec {
                     let e0 = _mm256_sub_ps(v0, lookup16_avx2(d_lo, d_hi, c0));
                     let e1 = _mm256_sub_ps(v1, lookup16_avx2(d_lo, d_hi, c1));

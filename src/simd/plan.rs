@@ -238,15 +238,16 @@ pub(crate) struct GridPlan {
 
 /// The RNE scale code without a search. Bucket k holds the amax bit patterns with
 /// `bits >> 19 == k` (1/16 of a binade); `start[k]` counts the thresholds below the bucket's
-/// first pattern, and no bucket holds more than `probe` thresholds, so the code is
-/// `start[k]` plus the number of the `probe` thresholds from there that are ≤ the amax: the
-/// count of all thresholds ≤ the amax, which is what the binary search computes.
+/// first pattern, and no bucket holds more than `MAX_SCALE_PROBE` thresholds, so the code is
+/// `start[k]` plus the number of the `MAX_SCALE_PROBE` thresholds from there that are ≤ the
+/// amax: the count of all thresholds ≤ the amax, which is what the binary search computes.
+/// (Probing a fixed number keeps the count branch-free: a probed threshold past the bucket
+/// belongs to a later bucket, or is padding, and is above every pattern of this one.)
 #[derive(Clone, Debug)]
 pub(crate) struct ScaleIndex {
     pub start: Box<[u16; 4096]>,
-    /// Thresholds per bucket, at most (≤ `MAX_SCALE_PROBE`).
-    pub probe: usize,
-    /// `scale_thresholds` padded with `probe` more `u32::MAX` (so reads never leave it).
+    /// `scale_thresholds` padded with `MAX_SCALE_PROBE` more `u32::MAX` (so reads never
+    /// leave it).
     pub thresholds: Vec<u32>,
 }
 
@@ -289,10 +290,9 @@ impl ScaleIndex {
             return None;
         }
         let mut padded = real;
-        padded.resize(padded.len() + probe.max(1), u32::MAX);
+        padded.resize(padded.len() + MAX_SCALE_PROBE, u32::MAX);
         Some(ScaleIndex {
             start,
-            probe,
             thresholds: padded,
         })
     }
@@ -301,7 +301,7 @@ impl ScaleIndex {
     #[inline(always)]
     pub fn count(&self, amax: u32) -> u32 {
         let lo = self.start[(amax >> 19) as usize & 4095] as usize;
-        let t = &self.thresholds[lo..lo + self.probe];
+        let t = &self.thresholds[lo..lo + MAX_SCALE_PROBE];
         lo as u32 + t.iter().map(|&t| (t <= amax) as u32).sum::<u32>()
     }
 }

@@ -194,6 +194,11 @@ impl ScoreBound {
         }
     }
 
+    /// The relative and absolute parts of the margin (for vector versions of the test).
+    pub(crate) fn parts(self) -> (f64, f64) {
+        (self.rel, self.abs)
+    }
+
     /// Whether `b` is clearly above `a` (never for NaN or Inf).
     #[inline(always)]
     pub(crate) fn clearly_above(self, a: f64, b: f64) -> bool {
