@@ -127,6 +127,10 @@ pub(super) fn quantize_blocks(
         })
         .collect();
     let high_first = plan.format.high_nibble_first;
+    let same_target: [Option<usize>; MAX_GRIDS] = core::array::from_fn(|k| {
+        let target = plan.grids.get(k)?.target.to_bits();
+        (0..k).find(|&j| plan.grids[j].target.to_bits() == target)
+    });
     let mut b = Block {
         amax: [0; MAX_BLOCK_GROUPS],
         code: [[0; MAX_BLOCK_GROUPS]; MAX_GRIDS],
@@ -143,12 +147,17 @@ pub(super) fn quantize_blocks(
             *slot = group_amax(xg);
         }
         for (k, gp) in plan.grids.iter().enumerate() {
-            // Phase B.
-            for (slot, &amax) in b.code[k][..n].iter_mut().zip(&b.amax[..n]) {
-                *slot = match (&gp.scale_index, plan.format.scale_rounding) {
-                    (Some(index), ScaleRounding::Rne) => index.count(amax).min(plan.max_code),
-                    _ => plan.scale_code(gp, amax),
-                };
+            // Phase B. The scale code depends on the grid only through its target (the format
+            // and tensor scale are the call's), so grids of one target share their codes.
+            if let Some(j) = same_target[k] {
+                b.code[k] = b.code[j];
+            } else {
+                for (slot, &amax) in b.code[k][..n].iter_mut().zip(&b.amax[..n]) {
+                    *slot = match (&gp.scale_index, plan.format.scale_rounding) {
+                        (Some(index), ScaleRounding::Rne) => index.count(amax).min(plan.max_code),
+                        _ => plan.scale_code(gp, amax),
+                    };
+                }
             }
             // Phase C.
             let pass = GridPass {
@@ -185,17 +194,33 @@ pub(super) fn quantize_blocks(
         if multi {
             let grids = plan.grids.len();
             let codes = &mut codes[first * group / 2..(first + n) * group / 2];
+            let selector: [u32; MAX_GRIDS] =
+                core::array::from_fn(|k| plan.grids.get(k).map_or(0, |gp| gp.selector_bits));
+            let half = group / 2;
             for g8 in (0..n).step_by(8) {
-                let (clear, best8) = choose8(bound, &b.score, grids, g8);
+                // Groups of 16 whose eight-group window is whole: the winners' codes are
+                // blended in vectors (one group's 8 bytes per f64 lane) and stored at once.
+                let window = (group == 16 && g8 + 8 <= n).then(|| &mut codes[g8 * 8..g8 * 8 + 64]);
+                let (clear, best8) = match grids {
+                    2 => choose8::<2>(bound, &b.score, &b.packed, g8, window),
+                    3 => choose8::<3>(bound, &b.score, &b.packed, g8, window),
+                    _ => choose8::<MAX_GRIDS>(bound, &b.score, &b.packed, g8, window),
+                };
+                let blended = group == 16 && g8 + 8 <= n;
                 for g in g8..(g8 + 8).min(n) {
-                    let best = if clear & (1 << (g - g8)) != 0 {
+                    let decided = clear & (1 << (g - g8)) != 0;
+                    let best = if decided {
                         best8[g - g8] as usize
                     } else {
                         rescore(plan, tables, &b, g, &xs[g * group..(g + 1) * group])
                     };
-                    let span = g * group / 2..(g + 1) * group / 2;
-                    codes[span.clone()].copy_from_slice(&b.packed[best][span]);
-                    scales[g] = (b.code[best][g] | plan.grids[best].selector_bits) as u8;
+                    if !(decided && blended) {
+                        let dst = codes[g * half..(g + 1) * half].chunks_exact_mut(8);
+                        for (d, s) in dst.zip(b.packed[best][g * half..].chunks_exact(8)) {
+                            d.copy_from_slice(s);
+                        }
+                    }
+                    scales[g] = (b.code[best][g] | selector[best]) as u8;
                     grid_of_group[g] = best as u8;
                 }
             }
@@ -216,13 +241,17 @@ pub(super) fn quantize_blocks(
 /// lower index) and whether every other score is clearly above it (`ScoreBound`, the same
 /// operations as `ScoreBound::clearly_above`; an infinite score is never clearly above).
 /// Returns the bit mask of the groups decided so, and their choices; the others are re-scored.
+/// With `window` (groups of 16, all eight in the block), the winners' packed codes are written
+/// there too, one group per f64 lane picked by its choice (a group re-scored later is
+/// overwritten by the caller).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,bmi2")]
-fn choose8(
+fn choose8<const G: usize>(
     bound: ScoreBound,
     score: &[[f32; MAX_BLOCK_GROUPS]; MAX_GRIDS],
-    grids: usize,
+    packed: &[[u8; MAX_BLOCK_ROWS * 8]; MAX_GRIDS],
     g0: usize,
+    mut window: Option<&mut [u8]>,
 ) -> (u32, [u8; 8]) {
     let (rel, abs) = bound.parts();
     let (rel, abs) = (_mm256_set1_pd(rel), _mm256_set1_pd(abs));
@@ -230,18 +259,19 @@ fn choose8(
     let mut best8 = [0u8; 8];
     for half in 0..2 {
         let at = g0 + 4 * half;
-        // SAFETY: at + 4 ≤ g0 + 8 ≤ MAX_BLOCK_GROUPS (g0 is a multiple of 8 below it).
-        let s: [__m256d; MAX_GRIDS] = core::array::from_fn(|k| {
-            _mm256_cvtps_pd(unsafe { _mm_loadu_ps(score[k].as_ptr().add(at)) })
-        });
+        let mut s = [_mm256_setzero_pd(); G];
+        for (sk, score) in s.iter_mut().zip(score) {
+            // SAFETY: at + 4 ≤ g0 + 8 ≤ MAX_BLOCK_GROUPS (g0 is a multiple of 8 below it).
+            *sk = _mm256_cvtps_pd(unsafe { _mm_loadu_ps(score.as_ptr().add(at)) });
+        }
         let (mut low, mut best) = (s[0], _mm256_setzero_pd());
-        for (k, &sk) in s.iter().enumerate().take(grids).skip(1) {
+        for (k, &sk) in s.iter().enumerate().skip(1) {
             let lt = _mm256_cmp_pd::<_CMP_LT_OQ>(sk, low);
             low = _mm256_blendv_pd(low, sk, lt);
             best = _mm256_blendv_pd(best, _mm256_set1_pd(k as f64), lt);
         }
         let mut clear = _mm256_castsi256_pd(_mm256_set1_epi32(-1));
-        for (k, &sk) in s.iter().enumerate().take(grids) {
+        for (k, &sk) in s.iter().enumerate() {
             let is_best = _mm256_cmp_pd::<_CMP_EQ_OQ>(best, _mm256_set1_pd(k as f64));
             let margin = _mm256_add_pd(_mm256_mul_pd(rel, _mm256_max_pd(low, sk)), abs);
             let above = _mm256_cmp_pd::<_CMP_GT_OQ>(_mm256_sub_pd(sk, low), margin);
@@ -249,6 +279,21 @@ fn choose8(
             clear = _mm256_and_pd(clear, _mm256_or_pd(is_best, above));
         }
         clear_mask |= (_mm256_movemask_pd(clear) as u32) << (4 * half);
+        if let Some(out) = window.as_deref_mut() {
+            let codes = |k: usize| {
+                // SAFETY: groups of 16 (8 code bytes each): bytes 8·at..8·at + 32 lie inside
+                // the block's packed codes (at + 4 ≤ MAX_BLOCK_GROUPS = MAX_BLOCK_ROWS).
+                unsafe { _mm256_loadu_pd(packed[k].as_ptr().add(8 * at).cast()) }
+            };
+            let mut w = codes(0);
+            for k in 1..G {
+                let is_k = _mm256_cmp_pd::<_CMP_EQ_OQ>(best, _mm256_set1_pd(k as f64));
+                w = _mm256_blendv_pd(w, codes(k), is_k);
+            }
+            let dst = &mut out[32 * half..32 * half + 32];
+            // SAFETY: `dst` is 32 bytes.
+            unsafe { _mm256_storeu_pd(dst.as_mut_ptr().cast(), w) };
+        }
         let idx = _mm256_cvtpd_epi32(best);
         let mut lanes = [0i32; 4];
         // SAFETY: `lanes` is 4 i32s.
