@@ -178,11 +178,15 @@ pub(super) fn quantize_blocks(
                 &mut codes[first * group / 2..(first + n) * group / 2]
             };
             let (code, lanes) = (&b.code[k][..n], &mut b.lanes);
-            match (gp.n_mids <= 7, gp.sign_magnitude) {
-                (true, true) => pass.run::<7, true>(xs, group, code, out, lanes),
-                (true, false) => pass.run::<7, false>(xs, group, code, out, lanes),
-                (false, true) => pass.run::<15, true>(xs, group, code, out, lanes),
-                (false, false) => pass.run::<15, false>(xs, group, code, out, lanes),
+            match (group == 16, gp.n_mids <= 7, gp.sign_magnitude) {
+                (true, true, true) => pass.run16::<7, true>(xs, code, out, lanes),
+                (true, true, false) => pass.run16::<7, false>(xs, code, out, lanes),
+                (true, false, true) => pass.run16::<15, true>(xs, code, out, lanes),
+                (true, false, false) => pass.run16::<15, false>(xs, code, out, lanes),
+                (false, true, true) => pass.run::<7, true>(xs, group, code, out, lanes),
+                (false, true, false) => pass.run::<7, false>(xs, group, code, out, lanes),
+                (false, false, true) => pass.run::<15, true>(xs, group, code, out, lanes),
+                (false, false, false) => pass.run::<15, false>(xs, group, code, out, lanes),
             }
             if multi {
                 reduce_lanes(&b.lanes, n, &mut b.score[k]);
@@ -387,7 +391,7 @@ impl GridPass<'_> {
         group: usize,
         code: &[u32],
         out: &mut [u8],
-        lanes: &mut [__m256; MAX_BLOCK_GROUPS],
+        lanes: &mut [__m256],
     ) {
         let eight = _mm256_set1_epi32(8);
         let identity = self.grid.identity_codes;
@@ -463,6 +467,146 @@ impl GridPass<'_> {
             }
         }
     }
+}
+
+impl GridPass<'_> {
+    /// `run` for groups of 16, two groups per step: their counts interleaved (`count4`), so
+    /// that the CPU sees two independent dependency chains in program order. A pair with a
+    /// zero-scale group, and an odd last group, go through `run`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c,bmi2")]
+    fn run16<const N: usize, const SM: bool>(
+        &self,
+        xs: &[f32],
+        code: &[u32],
+        out: &mut [u8],
+        lanes: &mut [__m256],
+    ) {
+        let eight = _mm256_set1_epi32(8);
+        let identity = self.grid.identity_codes;
+        let (pc_lo, pc_hi) = self.consts.point_codes;
+        let weights = _mm_set1_epi16(if self.high_first { 0x0110 } else { 0x1001 });
+        let to_code = |idx: __m256i, v: __m256| {
+            let mut code = if identity {
+                idx
+            } else {
+                _mm256_castps_si256(lookup16_avx2(
+                    _mm256_castsi256_ps(pc_lo),
+                    _mm256_castsi256_ps(pc_hi),
+                    idx,
+                ))
+            };
+            if SM {
+                let sign = _mm256_srli_epi32::<28>(_mm256_castps_si256(v));
+                code = _mm256_or_si256(code, _mm256_and_si256(sign, eight));
+            }
+            code
+        };
+        let pack = |c0: __m256i, c1: __m256i, dst: &mut [u8]| {
+            let w = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packus_epi32(c0, c1));
+            let bytes =
+                _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256::<1>(w));
+            let pairs = _mm_maddubs_epi16(bytes, weights);
+            let eight_bytes = _mm_cvtsi128_si64(_mm_packus_epi16(pairs, pairs));
+            dst.copy_from_slice(&eight_bytes.to_le_bytes());
+        };
+        let n = code.len();
+        let mut g = 0;
+        while g + 2 <= n {
+            let (ca, cb) = (code[g] as usize, code[g + 1] as usize);
+            if self.consts.zero_scale[ca] | self.consts.zero_scale[cb] {
+                let span = g * 16..(g + 2) * 16;
+                let (o, l) = (&mut out[g * 8..(g + 2) * 8], &mut lanes[g..g + 2]);
+                self.run::<N, SM>(&xs[span], 16, &code[g..g + 2], o, l);
+                g += 2;
+                continue;
+            }
+            let x = &xs[g * 16..(g + 2) * 16];
+            // SAFETY: `x` has 32 f32s; four loads of 8.
+            let v = unsafe {
+                [
+                    _mm256_loadu_ps(x.as_ptr()),
+                    _mm256_loadu_ps(x.as_ptr().add(8)),
+                    _mm256_loadu_ps(x.as_ptr().add(16)),
+                    _mm256_loadu_ps(x.as_ptr().add(24)),
+                ]
+            };
+            let i = count4::<N, SM>(&self.split[ca], &self.split[cb], v);
+            let c = [
+                to_code(i[0], v[0]),
+                to_code(i[1], v[1]),
+                to_code(i[2], v[2]),
+                to_code(i[3], v[3]),
+            ];
+            let (oa, ob) = out[g * 8..(g + 2) * 8].split_at_mut(8);
+            pack(c[0], c[1], oa);
+            pack(c[2], c[3], ob);
+            if let Some(dec) = self.dec {
+                let err = |d: &[u32; 16], v: __m256, c: __m256i| {
+                    let (lo, hi) = load16(d);
+                    let e = _mm256_sub_ps(
+                        v,
+                        lookup16_avx2(_mm256_castsi256_ps(lo), _mm256_castsi256_ps(hi), c),
+                    );
+                    _mm256_mul_ps(e, e)
+                };
+                let (da, db) = (&dec[ca], &dec[cb]);
+                lanes[g] = _mm256_add_ps(err(da, v[0], c[0]), err(da, v[1], c[1]));
+                lanes[g + 1] = _mm256_add_ps(err(db, v[2], c[2]), err(db, v[3], c[3]));
+            }
+            g += 2;
+        }
+        if g < n {
+            let (o, l) = (&mut out[g * 8..(g + 1) * 8], &mut lanes[g..g + 1]);
+            self.run::<N, SM>(&xs[g * 16..(g + 1) * 16], 16, &code[g..g + 1], o, l);
+        }
+    }
+}
+
+/// `count2` of two rows at once (`v[0..2]` against `split_a`, `v[2..4]` against `split_b`),
+/// interleaved operation by operation.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,bmi2")]
+fn count4<const N: usize, const SM: bool>(
+    split_a: &[f32; 16],
+    split_b: &[f32; 16],
+    v: [__m256; 4],
+) -> [__m256i; 4] {
+    let abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
+    let m = if SM {
+        v.map(|x| _mm256_and_ps(x, abs))
+    } else {
+        v
+    };
+    let ge = |m: __m256, t: __m256| _mm256_castps_si256(_mm256_cmp_ps::<_CMP_GE_OQ>(m, t));
+    let mut b = [_mm256_setzero_si256(); 4];
+    for k in 0..3 {
+        let (sa, sb) = (_mm256_set1_ps(split_a[k]), _mm256_set1_ps(split_b[k]));
+        b[0] = _mm256_sub_epi32(b[0], ge(m[0], sa));
+        b[1] = _mm256_sub_epi32(b[1], ge(m[1], sa));
+        b[2] = _mm256_sub_epi32(b[2], ge(m[2], sb));
+        b[3] = _mm256_sub_epi32(b[3], ge(m[3], sb));
+    }
+    let mut i = if N > 7 {
+        b.map(|x| _mm256_slli_epi32::<2>(x))
+    } else {
+        b.map(|x| _mm256_add_epi32(x, x))
+    };
+    let levels = if N > 7 { 3 } else { 1 };
+    for j in 0..levels {
+        // SAFETY: 4 f32s read at 4 + 4j ≤ 12, inside the 16.
+        let (ta, tb) = unsafe {
+            (
+                _mm256_broadcast_ps(&*split_a.as_ptr().add(4 + 4 * j).cast()),
+                _mm256_broadcast_ps(&*split_b.as_ptr().add(4 + 4 * j).cast()),
+            )
+        };
+        i[0] = _mm256_sub_epi32(i[0], ge(m[0], _mm256_permutevar_ps(ta, b[0])));
+        i[1] = _mm256_sub_epi32(i[1], ge(m[1], _mm256_permutevar_ps(ta, b[1])));
+        i[2] = _mm256_sub_epi32(i[2], ge(m[2], _mm256_permutevar_ps(tb, b[2])));
+        i[3] = _mm256_sub_epi32(i[3], ge(m[3], _mm256_permutevar_ps(tb, b[3])));
+    }
+    i
 }
 
 /// The point indices of two vectors of elements: the number of thresholds of the row each
