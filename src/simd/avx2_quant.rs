@@ -32,7 +32,7 @@
 
 use core::arch::x86_64::*;
 
-use super::plan::{GridPlan, QuantPlan};
+use super::plan::{GridPlan, QuantPlan, MAX_SCALE_PROBE};
 use super::portable::{sse_in_order, ScoreBound};
 use super::x86::lookup16_avx2;
 use crate::format::{ScaleRounding, MAX_GRIDS};
@@ -142,8 +142,20 @@ pub(super) fn quantize_blocks(
     while first < groups {
         let n = per_block.min(groups - first);
         let xs = &x[first * group..(first + n) * group];
-        // Phase A.
-        for (slot, xg) in b.amax.iter_mut().zip(xs.chunks_exact(group)) {
+        // Phase A: eight groups at a time, then the rest one by one.
+        let whole = n / 8 * 8;
+        for (slots, x8) in b.amax[..whole]
+            .chunks_exact_mut(8)
+            .zip(xs.chunks_exact(8 * group))
+        {
+            let m = amax8(x8);
+            // SAFETY: `slots` is 8 u32s.
+            unsafe { _mm256_storeu_si256(slots.as_mut_ptr().cast(), m) };
+        }
+        for (slot, xg) in b.amax[whole..n]
+            .iter_mut()
+            .zip(xs[whole * group..].chunks_exact(group))
+        {
             *slot = group_amax(xg);
         }
         for (k, gp) in plan.grids.iter().enumerate() {
@@ -152,7 +164,8 @@ pub(super) fn quantize_blocks(
             if let Some(j) = same_target[k] {
                 b.code[k] = b.code[j];
             } else {
-                for (slot, &amax) in b.code[k][..n].iter_mut().zip(&b.amax[..n]) {
+                let done = scale_codes8(plan, gp, &b.amax[..n], &mut b.code[k][..n]);
+                for (slot, &amax) in b.code[k][done..n].iter_mut().zip(&b.amax[done..n]) {
                     *slot = match (&gp.scale_index, plan.format.scale_rounding) {
                         (Some(index), ScaleRounding::Rne) => index.count(amax).min(plan.max_code),
                         _ => plan.scale_code(gp, amax),
@@ -365,6 +378,93 @@ fn group_amax(xg: &[f32]) -> u32 {
     let m = _mm_max_epu32(m, _mm_shuffle_epi32::<0b01_00_11_10>(m));
     let m = _mm_max_epu32(m, _mm_shuffle_epi32::<0b10_11_00_01>(m));
     _mm_cvtsi128_si32(m) as u32
+}
+
+/// The amax bits of eight consecutive groups (whole rows of 16 each), lane g for group g:
+/// each group's vector of partial maxima, then a transposing reduction (`vpunpck*` and
+/// `vpmaxud` in three levels) that leaves group g's maximum in lane g.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,bmi2")]
+fn amax8(x8: &[f32]) -> __m256i {
+    let abs = _mm256_set1_epi32(0x7fff_ffff);
+    let group = x8.len() / 8;
+    let mut m = [_mm256_setzero_si256(); 8];
+    for (slot, xg) in m.iter_mut().zip(x8.chunks_exact(group)) {
+        for v in xg.chunks_exact(8) {
+            // SAFETY: `v` has 8 f32s (chunks_exact).
+            let v = unsafe { _mm256_loadu_si256(v.as_ptr().cast()) };
+            *slot = _mm256_max_epu32(*slot, _mm256_and_si256(v, abs));
+        }
+    }
+    // Level 1: lanes (0, 2), (1, 3) of each half of a pair of groups.
+    let r: [__m256i; 4] = core::array::from_fn(|p| {
+        let (a, b) = (m[2 * p], m[2 * p + 1]);
+        _mm256_max_epu32(_mm256_unpacklo_epi32(a, b), _mm256_unpackhi_epi32(a, b))
+    });
+    // Level 2: each 128-bit half holds one partial maximum of four groups.
+    let t: [__m256i; 2] = core::array::from_fn(|q| {
+        let (c, d) = (r[2 * q], r[2 * q + 1]);
+        _mm256_max_epu32(_mm256_unpacklo_epi64(c, d), _mm256_unpackhi_epi64(c, d))
+    });
+    // Level 3: the two halves.
+    _mm256_max_epu32(
+        _mm256_permute2x128_si256::<0x20>(t[0], t[1]),
+        _mm256_permute2x128_si256::<0x31>(t[0], t[1]),
+    )
+}
+
+/// `QuantPlan::scale_code` of the first groups of `amax`, eight at a time, where it is cheap
+/// in vectors: RNE scales with a `ScaleIndex` (the bucket start and the three probes
+/// gathered; a probe is ≤ the amax when `max(probe, amax) == amax`, unsigned), and
+/// floor-pow2 scales when all eight amaxes are normal f32s (`floor_log2` is then the exponent
+/// field less 127). Returns how many groups it did; the caller does the rest.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,bmi2")]
+fn scale_codes8(plan: &QuantPlan, gp: &GridPlan, amax: &[u32], code: &mut [u32]) -> usize {
+    let max_code = _mm256_set1_epi32(plan.max_code as i32);
+    let mut done = 0;
+    for (c8, a8) in code.chunks_exact_mut(8).zip(amax.chunks_exact(8)) {
+        // SAFETY: `a8` is 8 u32s.
+        let a = unsafe { _mm256_loadu_si256(a8.as_ptr().cast()) };
+        let count = match (&gp.scale_index, plan.format.scale_rounding) {
+            (Some(index), ScaleRounding::Rne) => {
+                let bucket = _mm256_srli_epi32::<19>(a);
+                // SAFETY: amax bits < 0x7f80_0000, so bucket < 4096 = `start`'s length; start
+                // ≤ the number of real thresholds, and `thresholds` holds MAX_SCALE_PROBE more,
+                // so start + j (j < MAX_SCALE_PROBE) is inside it.
+                unsafe {
+                    let start = _mm256_i32gather_epi32::<4>(index.start.as_ptr().cast(), bucket);
+                    let t = index.thresholds.as_ptr().cast();
+                    let mut count = start;
+                    for j in 0..MAX_SCALE_PROBE as i32 {
+                        let probe = _mm256_i32gather_epi32::<4>(
+                            t,
+                            _mm256_add_epi32(start, _mm256_set1_epi32(j)),
+                        );
+                        let le = _mm256_cmpeq_epi32(_mm256_max_epu32(probe, a), a);
+                        count = _mm256_sub_epi32(count, le);
+                    }
+                    count
+                }
+            }
+            (_, ScaleRounding::FloorPow2) if plan.format.scale_bytes == 1 => {
+                let field = _mm256_srli_epi32::<23>(a);
+                let zero_field = _mm256_cmpeq_epi32(field, _mm256_setzero_si256());
+                if _mm256_movemask_epi8(zero_field) != 0 {
+                    // A zero or subnormal amax: the scalar path.
+                    break;
+                }
+                let e = _mm256_add_epi32(field, _mm256_set1_epi32(gp.floor_pow2_offset - 127));
+                _mm256_max_epi32(e, _mm256_setzero_si256())
+            }
+            _ => break,
+        };
+        let c = _mm256_min_epu32(count, max_code);
+        // SAFETY: `c8` is 8 u32s.
+        unsafe { _mm256_storeu_si256(c8.as_mut_ptr().cast(), c) };
+        done += 8;
+    }
+    done
 }
 
 /// Phase C for one grid.

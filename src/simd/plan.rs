@@ -245,7 +245,7 @@ pub(crate) struct GridPlan {
 /// belongs to a later bucket, or is padding, and is above every pattern of this one.)
 #[derive(Clone, Debug)]
 pub(crate) struct ScaleIndex {
-    pub start: Box<[u16; 4096]>,
+    pub start: Box<[u32; 4096]>,
     /// `scale_thresholds` padded with `MAX_SCALE_PROBE` more `u32::MAX` (so reads never
     /// leave it).
     pub thresholds: Vec<u32>,
@@ -264,7 +264,7 @@ fn binary_search_count(t: &[u32], amax: u32) -> u32 {
 }
 
 /// Beyond this many thresholds in one bucket the binary search is as fast.
-const MAX_SCALE_PROBE: usize = 3;
+pub(crate) const MAX_SCALE_PROBE: usize = 3;
 
 impl ScaleIndex {
     fn new(thresholds: &[u32]) -> Option<ScaleIndex> {
@@ -277,13 +277,13 @@ impl ScaleIndex {
             // No RNE table (floor-pow2 or 4-byte scales): nothing to index.
             return None;
         }
-        let mut start = Box::new([0u16; 4096]);
+        let mut start = Box::new([0u32; 4096]);
         let mut probe = 0;
         for (k, slot) in start.iter_mut().enumerate() {
             let first = (k as u32) << 19;
             let below = real.partition_point(|&t| t < first);
             let inside = real[below..].partition_point(|&t| t <= first | 0x7_ffff);
-            *slot = below as u16;
+            *slot = below as u32;
             probe = probe.max(inside);
         }
         if probe > MAX_SCALE_PROBE {
