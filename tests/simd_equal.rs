@@ -93,8 +93,38 @@ tensor_scale: f32
 nibble_order: low-first
 provenance: test
 "#;
+    // Two shifted grids and no plain one: both have point indices that are not their codes
+    // (the AVX2 block kernel maps them after scoring), and a zero-scale group, tied on every
+    // grid, takes grid 0's zero codes.
+    let shifted = r#"
+name: test-shifted
+description: E2M1+0.5 and E2M1-0.5, selected by scale bit 7.
+group_size: 16
+grids:
+  - name: plus
+    element: e2m1
+    offset: "0.5"
+    ties: even-code
+  - name: minus
+    element: e2m1
+    offset: "-0.5"
+    ties: even-code
+scale:
+  element: ue4m3
+  value_mask: 0x7f
+  selector_bits: [7]
+  selectors: {"0": 0, "1": 1}
+  rounding: rne
+tensor_scale: f32
+nibble_order: low-first
+provenance: test
+"#;
     let mut out = Vec::new();
-    for (name, text) in [("test-sfp4.yaml", sfp4), ("test-po2.yaml", po2)] {
+    for (name, text) in [
+        ("test-sfp4.yaml", sfp4),
+        ("test-po2.yaml", po2),
+        ("test-shifted.yaml", shifted),
+    ] {
         match gridgames::spec::load_format_text(name, text) {
             Ok(f) => out.push(f),
             Err(e) => panic!("{name}: {e}"),

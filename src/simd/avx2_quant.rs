@@ -59,7 +59,13 @@ pub(super) fn applies(plan: &QuantPlan) -> bool {
 struct GridConsts {
     /// `point_codes32` as two vectors of 8.
     point_codes: (__m256i, __m256i),
-    /// `zero_codes[0]` and `[1]` broadcast.
+    /// Whether phase C emits point indices instead of codes (a multi-grid format's grid whose
+    /// point k is not code k): the score then reads `CodeTables::dec_by_point`, and the packed
+    /// indices are mapped to codes afterwards, 64 nibbles per `vpshufb` pair (`map_nibbles`),
+    /// instead of a 16-entry lookup per vector of 8.
+    defer: bool,
+    /// What phase C emits for ±0 under a zero scale: `zero_codes[0]` and `[1]`, or, deferred,
+    /// their point indices.
     zero_codes: (__m256i, __m256i),
     /// Whether scale code c gives the zero product (P = s(c)·t = 0): the zero-scale path.
     zero_scale: [bool; 256],
@@ -116,11 +122,23 @@ pub(super) fn quantize_blocks(
             {
                 *z = plan.scale_value(c as u32 | gp.selector_bits) * plan.t == 0.0;
             }
+            // The point index of each zero code, if it has one.
+            let points = &gp.point_codes[..=gp.n_mids];
+            let zero_points = gp
+                .zero_codes
+                .map(|z| points.iter().position(|&c| c == z).map(|p| p as u8));
+            let defer = multi && !gp.identity_codes && zero_points.iter().all(Option::is_some);
+            let zero = if defer {
+                zero_points.map(|p| p.unwrap_or(0))
+            } else {
+                gp.zero_codes
+            };
             GridConsts {
                 point_codes: load16(&gp.point_codes32),
+                defer,
                 zero_codes: (
-                    _mm256_set1_epi32(gp.zero_codes[0] as i32),
-                    _mm256_set1_epi32(gp.zero_codes[1] as i32),
+                    _mm256_set1_epi32(zero[0] as i32),
+                    _mm256_set1_epi32(zero[1] as i32),
                 ),
                 zero_scale,
             }
@@ -173,14 +191,15 @@ pub(super) fn quantize_blocks(
                 }
             }
             // Phase C.
+            let defer = consts[k].defer;
             let pass = GridPass {
-                grid: gp,
                 consts: &consts[k],
+                lookup: !gp.identity_codes && !defer,
                 split: &tables.two_level[k],
-                dec: if multi {
-                    Some(&tables.dec[k][..])
-                } else {
-                    None
+                dec: match (multi, defer) {
+                    (false, _) => None,
+                    (true, false) => Some(&tables.dec[k][..]),
+                    (true, true) => Some(&tables.dec_by_point[k][..]),
                 },
                 high_first,
             };
@@ -200,6 +219,9 @@ pub(super) fn quantize_blocks(
                 (false, true, false) => pass.run::<7, false>(xs, group, code, out, lanes),
                 (false, false, true) => pass.run::<15, true>(xs, group, code, out, lanes),
                 (false, false, false) => pass.run::<15, false>(xs, group, code, out, lanes),
+            }
+            if defer {
+                map_nibbles(&gp.point_codes, &mut b.packed[k][..n * group / 2]);
             }
             if multi {
                 reduce_lanes(&b.lanes, n, &mut b.score[k]);
@@ -469,11 +491,13 @@ fn scale_codes8(plan: &QuantPlan, gp: &GridPlan, amax: &[u32], code: &mut [u32])
 
 /// Phase C for one grid.
 struct GridPass<'a> {
-    grid: &'a GridPlan,
     consts: &'a GridConsts,
+    /// Whether point indices are mapped to codes here (not identity, not deferred).
+    lookup: bool,
     /// `CodeTables::two_level` of this grid, indexed by scale code.
     split: &'a [[f32; 16]],
-    /// `CodeTables::dec` of this grid (multi-grid formats: the score is needed).
+    /// `CodeTables::dec` of this grid (`dec_by_point` when deferred), for multi-grid formats
+    /// (the score is needed).
     dec: Option<&'a [[u32; 16]]>,
     high_first: bool,
 }
@@ -494,7 +518,7 @@ impl GridPass<'_> {
         lanes: &mut [__m256],
     ) {
         let eight = _mm256_set1_epi32(8);
-        let identity = self.grid.identity_codes;
+        let identity = !self.lookup;
         let (pc_lo, pc_hi) = self.consts.point_codes;
         let (z0, z1) = self.consts.zero_codes;
         let weights = _mm_set1_epi16(if self.high_first { 0x0110 } else { 0x1001 });
@@ -583,7 +607,7 @@ impl GridPass<'_> {
         lanes: &mut [__m256],
     ) {
         let eight = _mm256_set1_epi32(8);
-        let identity = self.grid.identity_codes;
+        let identity = !self.lookup;
         let (pc_lo, pc_hi) = self.consts.point_codes;
         let weights = _mm_set1_epi16(if self.high_first { 0x0110 } else { 0x1001 });
         let to_code = |idx: __m256i, v: __m256| {
@@ -750,6 +774,31 @@ fn count2<const N: usize, const SM: bool>(
         i1 = _mm256_sub_epi32(i1, ge(m1, _mm256_permutevar_ps(table, b1)));
     }
     (i0, i1)
+}
+
+/// Replace every nibble k of `packed` by `codes[k]` (a deferred grid's point indices by its
+/// codes): 32 bytes at a time by two `vpshufb` (low and high nibbles), the rest one by one.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,bmi2")]
+fn map_nibbles(codes: &[u8; 16], packed: &mut [u8]) {
+    // SAFETY: `codes` is 16 bytes.
+    let table = _mm256_broadcastsi128_si256(unsafe { _mm_loadu_si128(codes.as_ptr().cast()) });
+    let low = _mm256_set1_epi8(0x0f);
+    let mut chunks = packed.chunks_exact_mut(32);
+    for c in &mut chunks {
+        // SAFETY: `c` is 32 bytes (chunks_exact); one load and one store.
+        unsafe {
+            let v = _mm256_loadu_si256(c.as_ptr().cast());
+            let lo = _mm256_shuffle_epi8(table, _mm256_and_si256(v, low));
+            let hi = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16::<4>(v), low));
+            // Codes are < 16, so shifting 16-bit lanes by 4 keeps each within its byte.
+            let out = _mm256_or_si256(lo, _mm256_slli_epi16::<4>(hi));
+            _mm256_storeu_si256(c.as_mut_ptr().cast(), out);
+        }
+    }
+    for byte in chunks.into_remainder() {
+        *byte = codes[(*byte & 15) as usize] | (codes[(*byte >> 4) as usize] << 4);
+    }
 }
 
 /// The sums of the lanes of `lanes[..n]` into `score[..n]`, eight groups per step (three

@@ -335,6 +335,10 @@ pub(crate) struct CodeTables {
     pub dec: Vec<Vec<[u32; 16]>>,
     /// `two_level(thr[grid][c], n_mids)`: the same thresholds reordered for a two-level count.
     pub two_level: Vec<Vec<[f32; 16]>>,
+    /// `dec[grid][c]` indexed by point index instead of code (entry k is the decoded value of
+    /// `point_codes[k]`): for kernels that score point indices before mapping them to codes.
+    /// Empty for single-grid formats.
+    pub dec_by_point: Vec<Vec<[u32; 16]>>,
 }
 
 /// A threshold row (ascending, +Inf past `n_mids`) reordered for counting in two levels
@@ -713,7 +717,7 @@ impl QuantPlan {
             let codes = self.max_code as usize + 1;
             let multi = self.grids.len() > 1;
             let mut thr: Vec<Vec<[f32; 16]>> = Vec::with_capacity(self.grids.len());
-            let mut dec = Vec::new();
+            let mut dec: Vec<Vec<[u32; 16]>> = Vec::new();
             for gp in &self.grids {
                 let s = |c: usize| self.scale_value(c as u32 | gp.selector_bits);
                 thr.push(
@@ -741,10 +745,20 @@ impl QuantPlan {
                 .zip(&self.grids)
                 .map(|(rows, gp)| rows.iter().map(|r| two_level(r, gp.n_mids)).collect())
                 .collect();
+            let dec_by_point = dec
+                .iter()
+                .zip(&self.grids)
+                .map(|(rows, gp)| {
+                    rows.iter()
+                        .map(|d| gp.point_codes.map(|c| d[c as usize]))
+                        .collect()
+                })
+                .collect();
             CodeTables {
                 thr,
                 dec,
                 two_level,
+                dec_by_point,
             }
         }))
     }
