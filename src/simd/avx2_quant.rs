@@ -32,7 +32,7 @@
 
 use core::arch::x86_64::*;
 
-use super::plan::{GridPlan, QuantPlan, MAX_SCALE_PROBE};
+use super::plan::{GridPlan, QuantPlan};
 use super::portable::{sse_in_order, ScoreBound};
 use super::x86::lookup16_avx2;
 use crate::format::{ScaleRounding, MAX_GRIDS};
@@ -436,54 +436,30 @@ fn amax8(x8: &[f32]) -> __m256i {
 }
 
 /// `QuantPlan::scale_code` of the first groups of `amax`, eight at a time, where it is cheap
-/// in vectors: RNE scales with a `ScaleIndex` (the bucket start and the three probes
-/// gathered; a probe is ≤ the amax when `max(probe, amax) == amax`, unsigned), and
-/// floor-pow2 scales when all eight amaxes are normal f32s (`floor_log2` is then the exponent
-/// field less 127). Returns how many groups it did; the caller does the rest.
+/// in vectors: floor-pow2 scales when all eight amaxes are normal f32s (`floor_log2` is then
+/// the exponent field less 127). Returns how many groups it did; the caller does the rest.
+/// (RNE scales stay scalar: `ScaleIndex::count` is one load and one compare for E4M3 and
+/// UE4M3 scales, and gathering its entries measured no faster.)
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,bmi2")]
 fn scale_codes8(plan: &QuantPlan, gp: &GridPlan, amax: &[u32], code: &mut [u32]) -> usize {
+    if plan.format.scale_rounding != ScaleRounding::FloorPow2 {
+        return 0;
+    }
     let max_code = _mm256_set1_epi32(plan.max_code as i32);
+    let offset = _mm256_set1_epi32(gp.floor_pow2_offset - 127);
     let mut done = 0;
     for (c8, a8) in code.chunks_exact_mut(8).zip(amax.chunks_exact(8)) {
         // SAFETY: `a8` is 8 u32s.
         let a = unsafe { _mm256_loadu_si256(a8.as_ptr().cast()) };
-        let count = match (&gp.scale_index, plan.format.scale_rounding) {
-            (Some(index), ScaleRounding::Rne) => {
-                let bucket = _mm256_srli_epi32::<19>(a);
-                // SAFETY: amax bits < 0x7f80_0000, so bucket < 4096 = `start`'s length; start
-                // ≤ the number of real thresholds, and `thresholds` holds MAX_SCALE_PROBE more,
-                // so start + j (j < MAX_SCALE_PROBE) is inside it.
-                unsafe {
-                    let start = _mm256_i32gather_epi32::<4>(index.start.as_ptr().cast(), bucket);
-                    let t = index.thresholds.as_ptr().cast();
-                    let mut count = start;
-                    for j in 0..MAX_SCALE_PROBE as i32 {
-                        let probe = _mm256_i32gather_epi32::<4>(
-                            t,
-                            _mm256_add_epi32(start, _mm256_set1_epi32(j)),
-                        );
-                        let le = _mm256_cmpeq_epi32(_mm256_max_epu32(probe, a), a);
-                        count = _mm256_sub_epi32(count, le);
-                    }
-                    count
-                }
-            }
-            (_, ScaleRounding::FloorPow2) if plan.format.scale_bytes == 1 => {
-                let field = _mm256_srli_epi32::<23>(a);
-                let zero_field = _mm256_cmpeq_epi32(field, _mm256_setzero_si256());
-                if _mm256_movemask_epi8(zero_field) != 0 {
-                    // A zero or subnormal amax: the scalar path.
-                    break;
-                }
-                let e = _mm256_add_epi32(field, _mm256_set1_epi32(gp.floor_pow2_offset - 127));
-                _mm256_max_epi32(e, _mm256_setzero_si256())
-            }
-            _ => break,
-        };
-        let c = _mm256_min_epu32(count, max_code);
+        let field = _mm256_srli_epi32::<23>(a);
+        if _mm256_movemask_epi8(_mm256_cmpeq_epi32(field, _mm256_setzero_si256())) != 0 {
+            // A zero or subnormal amax: the scalar path from here.
+            break;
+        }
+        let e = _mm256_max_epi32(_mm256_add_epi32(field, offset), _mm256_setzero_si256());
         // SAFETY: `c8` is 8 u32s.
-        unsafe { _mm256_storeu_si256(c8.as_mut_ptr().cast(), c) };
+        unsafe { _mm256_storeu_si256(c8.as_mut_ptr().cast(), _mm256_min_epu32(e, max_code)) };
         done += 8;
     }
     done

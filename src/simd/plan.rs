@@ -245,7 +245,11 @@ pub(crate) struct GridPlan {
 /// belongs to a later bucket, or is padding, and is above every pattern of this one.)
 #[derive(Clone, Debug)]
 pub(crate) struct ScaleIndex {
-    pub start: Box<[u32; 4096]>,
+    pub start: Box<[u16; 4096]>,
+    /// When no bucket holds more than one threshold (E4M3 and UE4M3 scales): per bucket its
+    /// start (low half) and the threshold at the start (high half), so the count is one load
+    /// and one compare.
+    pub one: Option<Box<[u64; 4096]>>,
     /// `scale_thresholds` padded with `MAX_SCALE_PROBE` more `u32::MAX` (so reads never
     /// leave it).
     pub thresholds: Vec<u32>,
@@ -264,7 +268,7 @@ fn binary_search_count(t: &[u32], amax: u32) -> u32 {
 }
 
 /// Beyond this many thresholds in one bucket the binary search is as fast.
-pub(crate) const MAX_SCALE_PROBE: usize = 3;
+const MAX_SCALE_PROBE: usize = 3;
 
 impl ScaleIndex {
     fn new(thresholds: &[u32]) -> Option<ScaleIndex> {
@@ -277,13 +281,13 @@ impl ScaleIndex {
             // No RNE table (floor-pow2 or 4-byte scales): nothing to index.
             return None;
         }
-        let mut start = Box::new([0u32; 4096]);
+        let mut start = Box::new([0u16; 4096]);
         let mut probe = 0;
         for (k, slot) in start.iter_mut().enumerate() {
             let first = (k as u32) << 19;
             let below = real.partition_point(|&t| t < first);
             let inside = real[below..].partition_point(|&t| t <= first | 0x7_ffff);
-            *slot = below as u32;
+            *slot = below as u16;
             probe = probe.max(inside);
         }
         if probe > MAX_SCALE_PROBE {
@@ -291,8 +295,16 @@ impl ScaleIndex {
         }
         let mut padded = real;
         padded.resize(padded.len() + MAX_SCALE_PROBE, u32::MAX);
+        let one = (probe <= 1).then(|| {
+            let mut one = Box::new([0u64; 4096]);
+            for (slot, &lo) in one.iter_mut().zip(start.iter()) {
+                *slot = lo as u64 | (padded[lo as usize] as u64) << 32;
+            }
+            one
+        });
         Some(ScaleIndex {
             start,
+            one,
             thresholds: padded,
         })
     }
@@ -300,6 +312,10 @@ impl ScaleIndex {
     /// The number of thresholds ≤ `amax` (amax a finite f32's bits, sign clear).
     #[inline(always)]
     pub fn count(&self, amax: u32) -> u32 {
+        if let Some(one) = &self.one {
+            let e = one[(amax >> 19) as usize & 4095];
+            return e as u32 + ((e >> 32) as u32 <= amax) as u32;
+        }
         let lo = self.start[(amax >> 19) as usize & 4095] as usize;
         let t = &self.thresholds[lo..lo + MAX_SCALE_PROBE];
         lo as u32 + t.iter().map(|&t| (t <= amax) as u32).sum::<u32>()
