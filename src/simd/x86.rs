@@ -10,10 +10,14 @@
 //! looked up with `vpermd` (AVX-512, 16 lanes, the nibble is the index) or two `vpermps` and a
 //! blend on bit 3 (AVX2). Nibbles are spread to lanes with a dword broadcast and `vpsrlvd`.
 //!
-//! Quantize: the per-group scalar work is shared (`portable::quantize_groups`); the element
-//! search counts thresholds with a 4-step (3 for ≤ 7 thresholds) branch-free binary search over
-//! a 16-lane threshold vector (`vpermps` + compare + masked add), maps the count to a code
-//! with `vpermd`, and scores with f64 lanes.
+//! Quantize: both tiers run the AVX2 block kernel (`avx2_quant.rs`) where it applies (1-byte
+//! scales, groups of whole rows of 16 up to 256, calls with per-code tables); the AVX-512
+//! backend takes it too, having measured it faster than its own kernels on an AVX-512 host
+//! (`quantize_avx512`). Otherwise: AVX-512's tile kernel (16 single-grid groups in lanes),
+//! else the per-group loops (`portable::quantize_groups`) with an element kernel per tier: AVX2
+//! counts thresholds by compares (`codes_avx2`), AVX-512 by a 4-step (3 for ≤ 7 thresholds)
+//! branch-free binary search over a 16-lane threshold vector (`vpermps` + compare + masked
+//! add), maps the count to a code with `vpermd`, and scores with f64 lanes.
 
 use core::arch::x86_64::*;
 
@@ -445,6 +449,16 @@ fn quantize_avx512(
     scales: &mut [u8],
     grid_of_group: &mut [u8],
 ) {
+    // The AVX2 block kernel first, where it applies: on the AVX-512 host measured
+    // (gpu/results/h200host_simd_quantize_pinned.txt) it is 2-3x the per-group path on
+    // multi-grid formats and about 1.45x the tile kernel below on NVFP4 (even on MXFP4).
+    if have(Backend::Avx2) {
+        // SAFETY: AVX2, FMA, F16C and BMI2 were detected at run time (`have`).
+        if unsafe { super::avx2_quant::quantize_blocks(plan, x, codes, scales, grid_of_group) } > 0
+        {
+            return;
+        }
+    }
     let group = plan.format.group_size as usize;
     let done = match (&plan.tile, plan.grids.first().map(|g| g.n_mids)) {
         (Some(tile), Some(7)) => {
