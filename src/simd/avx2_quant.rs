@@ -7,22 +7,30 @@
 //! element loops as in them: a dependent chain per group (amax → scale code → table row →
 //! compares → horizontal sum → choice), codes stored as 8-byte halves and re-read as one
 //! 16-byte vector to pack them (a store-forwarding stall), and loop bodies too long for the
-//! CPU to overlap two groups. Here the work of a block of groups runs in phases, each a short
-//! loop whose iterations are independent:
+//! CPU to overlap two groups. Here the work of a block of groups (2048 values) runs in phases,
+//! each a short loop whose iterations are independent:
 //!
-//! - A: the amax of every group (`vpmaxud` on the magnitude bits, then a horizontal max);
-//! - B: per grid, every group's stored scale code (`ScaleIndex::count`, or the plan's own
-//!   `scale_code` for floor-pow2 and un-indexed tables);
-//! - C: per grid, every group's element codes from its code's threshold row (N broadcast
-//!   compares per vector, counted by subtracting the all-ones masks; N = 7 or 15, the rest of
-//!   the row is +Inf), mapped to codes, the sign OR'd in, packed to nibbles in registers
-//!   (`vpackusdw`, `vpermq`, `vpackuswb`, `vpmaddubsw`), and, for multi-grid formats, the
-//!   squared errors summed by FMA in f32 lanes; groups whose scale is zero take the oracle's
-//!   zero codes (`GridPlan::zero_codes`, by the input's sign);
+//! - A: the amax of every group, eight groups at a time (`vpmaxud` on the magnitude bits,
+//!   then a transposing reduction that leaves group g's maximum in lane g: `amax8`);
+//! - B: per grid, every group's stored scale code: scalar `ScaleIndex::count` for RNE scales
+//!   (one load and one compare for E4M3 and UE4M3 scales), eight at a time from the exponent
+//!   field for floor-pow2 (`scale_codes8`); grids of one target share their codes;
+//! - C: per grid, every group's element codes from its code's threshold row, counted in two
+//!   levels (`count2`, `count4`: three split thresholds, then the bucket's thresholds picked
+//!   per lane by `vpermilps`; 16 operations per vector of 8 for 15 midpoints, 10 for 7), two
+//!   groups of 16 interleaved so the CPU sees two independent chains; the counts mapped to
+//!   codes (or, for a multi-grid format's grid whose point k is not code k, kept as point
+//!   indices and mapped after packing, 64 nibbles per `vpshufb` pair), the sign OR'd in,
+//!   packed to nibbles in registers (`vpackusdw`, `vpermq`, `vpackuswb`, `vpmaddubsw`), and,
+//!   for multi-grid formats, the squared errors summed in f32 lanes; groups whose scale is
+//!   zero take the oracle's zero codes (`GridPlan::zero_codes`, by the input's sign);
 //! - D: eight groups' lane sums reduced at once (`vhaddps`), the grid chosen as
-//!   `portable::select` chooses it (the `ScoreBound` margin for f32 sums; a group too close
-//!   to call is re-scored in the oracle's order from the codes just computed), and the
-//!   winner's codes, scale byte and grid index stored.
+//!   `portable::select` chooses it, four groups per vector of f64 (`choose8`: the
+//!   `ScoreBound` margin for f32 sums; a group too close to call is re-scored in the oracle's
+//!   order from the codes just computed), the winners' codes blended per f64 lane and stored
+//!   (groups of 16), their scale bytes and grid indices stored.
+//!
+//! A single-grid format's codes go from phase C straight to the output.
 //!
 //! Every value this kernel produces is the one the per-group path produces: the same
 //! thresholds (`CodeTables`, built by the functions the per-group path calls), the same count,

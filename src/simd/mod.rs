@@ -5,7 +5,8 @@
 //! - [`Backend::Scalar`]: the oracle itself, called unchanged.
 //! - [`Backend::Portable`]: plain Rust, no `unsafe`, per-group tables and precomputed exact
 //!   thresholds (see `portable.rs`); also the fallback for tails and odd group sizes.
-//! - [`Backend::Avx2`], [`Backend::Avx512`]: x86_64 kernels (`x86.rs`), chosen at run time.
+//! - [`Backend::Avx2`], [`Backend::Avx512`]: x86_64 kernels (`x86.rs`, and the quantize block
+//!   kernel both use, `avx2_quant.rs`), chosen at run time.
 //!
 //! Dispatch: [`Backend::selected`] reads `GRIDGAMES_SIMD` (`scalar`, `portable`, `avx2`,
 //! `avx512`) once, else detects the CPU once, and caches the answer. Every backend is callable

@@ -1,6 +1,8 @@
-//! The portable tier, and the group loops every tier shares. SIMD tiers replace only the
-//! per-element inner loops (`ElementKernel`, `DecodeKernel`); the per-group scalar work (scale
-//! code, thresholds, grid selection) is the same code for all tiers.
+//! The portable tier, and the group loops the tiers share. Through these loops the SIMD tiers
+//! replace only the per-element inner loops (`ElementKernel`, `DecodeKernel`), and the
+//! per-group scalar work (scale code, thresholds, grid selection) is this code for all tiers;
+//! the one exception is the AVX2 block kernel (`avx2_quant.rs`), which does the per-group work
+//! in vectors too, from the same plan, tables and choice rule (`ScoreBound`).
 
 use crate::decode::Output;
 use crate::format::MAX_GRIDS;
