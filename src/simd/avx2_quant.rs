@@ -135,7 +135,12 @@ pub(super) fn quantize_blocks(
             let zero_points = gp
                 .zero_codes
                 .map(|z| points.iter().position(|&c| c == z).map(|p| p as u8));
-            let defer = multi && !gp.identity_codes && zero_points.iter().all(Option::is_some);
+            // (Sign-magnitude grids keep their codes: the sign bit is OR'd into the code, which a
+            // nibble map of point indices would not see.)
+            let defer = multi
+                && !gp.identity_codes
+                && !gp.sign_magnitude
+                && zero_points.iter().all(Option::is_some);
             let zero = if defer {
                 zero_points.map(|p| p.unwrap_or(0))
             } else {
@@ -591,6 +596,7 @@ impl GridPass<'_> {
         lanes: &mut [__m256],
     ) {
         let eight = _mm256_set1_epi32(8);
+        let abs = _mm256_set1_epi32(0x7fff_ffff);
         let identity = !self.lookup;
         let (pc_lo, pc_hi) = self.consts.point_codes;
         let weights = _mm_set1_epi16(if self.high_first { 0x0110 } else { 0x1001 });
@@ -650,17 +656,23 @@ impl GridPass<'_> {
             pack(c[0], c[1], oa);
             pack(c[2], c[3], ob);
             if let Some(dec) = self.dec {
-                let err = |d: &[u32; 16], v: __m256, c: __m256i| {
+                let err = |d: &[u32; 16], k: usize| {
                     let (lo, hi) = load16(d);
-                    let e = _mm256_sub_ps(
-                        v,
-                        lookup16_avx2(_mm256_castsi256_ps(lo), _mm256_castsi256_ps(hi), c),
-                    );
+                    let (lo, hi) = (_mm256_castsi256_ps(lo), _mm256_castsi256_ps(hi));
+                    let e = if SM && identity {
+                        // Sign-magnitude: the value of code c | 8 is minus that of c (and the
+                        // table is rounded symmetrically), and x and its value share a sign, so
+                        // x − dec[code] = ±(|x| − dec[count]): an 8-entry lookup.
+                        let m = _mm256_and_ps(v[k], _mm256_castsi256_ps(abs));
+                        _mm256_sub_ps(m, _mm256_permutevar8x32_ps(lo, i[k]))
+                    } else {
+                        _mm256_sub_ps(v[k], lookup16_avx2(lo, hi, c[k]))
+                    };
                     _mm256_mul_ps(e, e)
                 };
                 let (da, db) = (&dec[ca], &dec[cb]);
-                lanes[g] = _mm256_add_ps(err(da, v[0], c[0]), err(da, v[1], c[1]));
-                lanes[g + 1] = _mm256_add_ps(err(db, v[2], c[2]), err(db, v[3], c[3]));
+                lanes[g] = _mm256_add_ps(err(da, 0), err(da, 1));
+                lanes[g + 1] = _mm256_add_ps(err(db, 2), err(db, 3));
             }
             g += 2;
         }
