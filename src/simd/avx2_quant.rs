@@ -492,6 +492,43 @@ struct GridPass<'a> {
 }
 
 impl GridPass<'_> {
+    /// The codes of one vector of point indices `idx` of elements `v`: mapped through the
+    /// grid's point codes unless point k is code k (or the mapping is deferred), the sign bit
+    /// OR'd in for sign-magnitude grids.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c,bmi2")]
+    fn to_code<const SM: bool>(&self, idx: __m256i, v: __m256) -> __m256i {
+        let mut code = if self.lookup {
+            let (lo, hi) = self.consts.point_codes;
+            _mm256_castps_si256(lookup16_avx2(
+                _mm256_castsi256_ps(lo),
+                _mm256_castsi256_ps(hi),
+                idx,
+            ))
+        } else {
+            idx
+        };
+        if SM {
+            let sign = _mm256_srli_epi32::<28>(_mm256_castps_si256(v));
+            code = _mm256_or_si256(code, _mm256_and_si256(sign, _mm256_set1_epi32(8)));
+        }
+        code
+    }
+
+    /// Pack 16 codes (dwords < 16, elements 0..8 in `c0`) to the 8 bytes of `dst`: words in
+    /// element order (`vpackusdw`, `vpermq`), bytes (`vpackuswb`), then c[2i] + 16·c[2i+1]
+    /// (or 16·c[2i] + c[2i+1], high nibble first) per byte (`vpmaddubsw`, `vpackuswb`).
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c,bmi2")]
+    fn pack(&self, c0: __m256i, c1: __m256i, dst: &mut [u8]) {
+        let weights = _mm_set1_epi16(if self.high_first { 0x0110 } else { 0x1001 });
+        let w = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packus_epi32(c0, c1));
+        let bytes = _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256::<1>(w));
+        let pairs = _mm_maddubs_epi16(bytes, weights);
+        let eight_bytes = _mm_cvtsi128_si64(_mm_packus_epi16(pairs, pairs));
+        dst.copy_from_slice(&eight_bytes.to_le_bytes());
+    }
+
     /// Codes of every group of `xs` (groups of `group`, scale codes `code`) packed into
     /// `packed` (one u64 per row of 16), and, when scoring, each group's lane sums of squared
     /// errors into `lanes`. `N` thresholds are counted (≥ the grid's `n_mids`; the rest of a
@@ -506,11 +543,7 @@ impl GridPass<'_> {
         out: &mut [u8],
         lanes: &mut [__m256],
     ) {
-        let eight = _mm256_set1_epi32(8);
-        let identity = !self.lookup;
-        let (pc_lo, pc_hi) = self.consts.point_codes;
         let (z0, z1) = self.consts.zero_codes;
-        let weights = _mm_set1_epi16(if self.high_first { 0x0110 } else { 0x1001 });
         let groups = xs.chunks_exact(group).zip(out.chunks_exact_mut(group / 2));
         for (g, ((xg, og), &c)) in groups.zip(code).enumerate() {
             let split = &self.split[c as usize];
@@ -540,32 +573,9 @@ impl GridPass<'_> {
                     (z(v0), z(v1))
                 } else {
                     let (i0, i1) = count2::<N, SM>(split, v0, v1);
-                    let to_code = |idx: __m256i, v: __m256| {
-                        let mut code = if identity {
-                            idx
-                        } else {
-                            _mm256_castps_si256(lookup16_avx2(
-                                _mm256_castsi256_ps(pc_lo),
-                                _mm256_castsi256_ps(pc_hi),
-                                idx,
-                            ))
-                        };
-                        if SM {
-                            let sign = _mm256_srli_epi32::<28>(_mm256_castps_si256(v));
-                            code = _mm256_or_si256(code, _mm256_and_si256(sign, eight));
-                        }
-                        code
-                    };
-                    (to_code(i0, v0), to_code(i1, v1))
+                    (self.to_code::<SM>(i0, v0), self.to_code::<SM>(i1, v1))
                 };
-                // Pack 16 codes (dwords < 16) to 8 bytes: words in element order, bytes, then
-                // c[2i] + 16·c[2i+1] (or 16·c[2i] + c[2i+1]) per byte.
-                let w = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packus_epi32(c0, c1));
-                let bytes =
-                    _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256::<1>(w));
-                let pairs = _mm_maddubs_epi16(bytes, weights);
-                let eight_bytes = _mm_cvtsi128_si64(_mm_packus_epi16(pairs, pairs));
-                packed.copy_from_slice(&eight_bytes.to_le_bytes());
+                self.pack(c0, c1, packed);
                 if let Some((d_lo, d_hi)) = dec {
                     let e0 = _mm256_sub_ps(v0, lookup16_avx2(d_lo, d_hi, c0));
                     let e1 = _mm256_sub_ps(v1, lookup16_avx2(d_lo, d_hi, c1));
@@ -595,35 +605,8 @@ impl GridPass<'_> {
         out: &mut [u8],
         lanes: &mut [__m256],
     ) {
-        let eight = _mm256_set1_epi32(8);
         let abs = _mm256_set1_epi32(0x7fff_ffff);
         let identity = !self.lookup;
-        let (pc_lo, pc_hi) = self.consts.point_codes;
-        let weights = _mm_set1_epi16(if self.high_first { 0x0110 } else { 0x1001 });
-        let to_code = |idx: __m256i, v: __m256| {
-            let mut code = if identity {
-                idx
-            } else {
-                _mm256_castps_si256(lookup16_avx2(
-                    _mm256_castsi256_ps(pc_lo),
-                    _mm256_castsi256_ps(pc_hi),
-                    idx,
-                ))
-            };
-            if SM {
-                let sign = _mm256_srli_epi32::<28>(_mm256_castps_si256(v));
-                code = _mm256_or_si256(code, _mm256_and_si256(sign, eight));
-            }
-            code
-        };
-        let pack = |c0: __m256i, c1: __m256i, dst: &mut [u8]| {
-            let w = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packus_epi32(c0, c1));
-            let bytes =
-                _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256::<1>(w));
-            let pairs = _mm_maddubs_epi16(bytes, weights);
-            let eight_bytes = _mm_cvtsi128_si64(_mm_packus_epi16(pairs, pairs));
-            dst.copy_from_slice(&eight_bytes.to_le_bytes());
-        };
         let n = code.len();
         let mut g = 0;
         while g + 2 <= n {
@@ -646,15 +629,10 @@ impl GridPass<'_> {
                 ]
             };
             let i = count4::<N, SM>(&self.split[ca], &self.split[cb], v);
-            let c = [
-                to_code(i[0], v[0]),
-                to_code(i[1], v[1]),
-                to_code(i[2], v[2]),
-                to_code(i[3], v[3]),
-            ];
+            let c: [__m256i; 4] = core::array::from_fn(|k| self.to_code::<SM>(i[k], v[k]));
             let (oa, ob) = out[g * 8..(g + 2) * 8].split_at_mut(8);
-            pack(c[0], c[1], oa);
-            pack(c[2], c[3], ob);
+            self.pack(c[0], c[1], oa);
+            self.pack(c[2], c[3], ob);
             if let Some(dec) = self.dec {
                 let err = |d: &[u32; 16], k: usize| {
                     let (lo, hi) = load16(d);
