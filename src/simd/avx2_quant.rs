@@ -529,6 +529,30 @@ impl GridPass<'_> {
         dst.copy_from_slice(&eight_bytes.to_le_bytes());
     }
 
+    /// `pack` of two rows at once (`c[0..2]` and `c[2..4]`) into the 16 bytes of `dst`: the
+    /// narrowing steps shared, so 8 operations where two `pack`s take 14. After the three
+    /// packs, each 128-bit half holds, per row, the bytes of elements 0–3 and 8–11 (low half)
+    /// or 4–7 and 12–15 (high half); interleaving the halves' 16-bit words restores element
+    /// order.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c,bmi2")]
+    fn pack2(&self, c: [__m256i; 4], dst: &mut [u8]) {
+        let weights = _mm256_set1_epi16(if self.high_first { 0x0110 } else { 0x1001 });
+        let bytes = _mm256_packus_epi16(
+            _mm256_packus_epi32(c[0], c[1]),
+            _mm256_packus_epi32(c[2], c[3]),
+        );
+        let pairs = _mm256_maddubs_epi16(bytes, weights);
+        let packed = _mm256_packus_epi16(pairs, pairs);
+        let out = _mm_unpacklo_epi16(
+            _mm256_castsi256_si128(packed),
+            _mm256_extracti128_si256::<1>(packed),
+        );
+        let dst = &mut dst[..16];
+        // SAFETY: `dst` is 16 bytes (the slice above checked it).
+        unsafe { _mm_storeu_si128(dst.as_mut_ptr().cast(), out) };
+    }
+
     /// Codes of every group of `xs` (groups of `group`, scale codes `code`) packed into
     /// `packed` (one u64 per row of 16), and, when scoring, each group's lane sums of squared
     /// errors into `lanes`. `N` thresholds are counted (≥ the grid's `n_mids`; the rest of a
@@ -630,9 +654,7 @@ impl GridPass<'_> {
             };
             let i = count4::<N, SM>(&self.split[ca], &self.split[cb], v);
             let c: [__m256i; 4] = core::array::from_fn(|k| self.to_code::<SM>(i[k], v[k]));
-            let (oa, ob) = out[g * 8..(g + 2) * 8].split_at_mut(8);
-            self.pack(c[0], c[1], oa);
-            self.pack(c[2], c[3], ob);
+            self.pack2(c, &mut out[g * 8..(g + 2) * 8]);
             if let Some(dec) = self.dec {
                 let err = |d: &[u32; 16], k: usize| {
                     let (lo, hi) = load16(d);
