@@ -252,13 +252,13 @@ pub(super) fn quantize_blocks(
             for g8 in (0..n).step_by(8) {
                 // Groups of 16 whose eight-group window is whole: the winners' codes are
                 // blended in vectors (one group's 8 bytes per f64 lane) and stored at once.
-                let window = (group == 16 && g8 + 8 <= n).then(|| &mut codes[g8 * 8..g8 * 8 + 64]);
+                let blended = group == 16 && g8 + 8 <= n;
+                let window = blended.then(|| &mut codes[g8 * 8..g8 * 8 + 64]);
                 let (clear, best8) = match grids {
                     2 => choose8::<2>(bound, &b.score, &b.packed, g8, window),
                     3 => choose8::<3>(bound, &b.score, &b.packed, g8, window),
                     _ => choose8::<MAX_GRIDS>(bound, &b.score, &b.packed, g8, window),
                 };
-                let blended = group == 16 && g8 + 8 <= n;
                 for g in g8..(g8 + 8).min(n) {
                     let decided = clear & (1 << (g - g8)) != 0;
                     let best = if decided {
