@@ -926,7 +926,7 @@ mod tests {
 
     /// The two-level count over `two_level` rows equals the plain count, for every built-in
     /// grid at several products, at every threshold and one f32 either side (the scalar model
-    /// of what `avx2_quant::count2` computes per lane).
+    /// of what `avx2_quant::count_rows` computes per lane).
     #[test]
     fn two_level_count_equals_plain_count() {
         let mut checked = 0;

@@ -203,7 +203,7 @@ impl ScoreBound {
 
     /// Whether `b` is clearly above `a` (never for NaN or Inf).
     #[inline(always)]
-    pub(crate) fn clearly_above(self, a: f64, b: f64) -> bool {
+    fn clearly_above(self, a: f64, b: f64) -> bool {
         b.is_finite() & ((b - a) > self.rel * a.max(b) + self.abs)
     }
 }
@@ -236,10 +236,16 @@ pub(crate) fn select(
         return best;
     }
     let len = x.len();
-    let mut best = 0usize;
-    let mut best_sse = sse_in_order(x, &codes[0][..len], &decs[0]);
+    lowest_in_order(n, |g| sse_in_order(x, &codes[g][..len], &decs[g]))
+}
+
+/// The oracle's choice among `n` grids from its own scores, `score(g)` summed in the oracle's
+/// order (`sse_in_order`): the lowest, exact ties to the lower index.
+#[inline]
+pub(crate) fn lowest_in_order(n: usize, mut score: impl FnMut(usize) -> f64) -> usize {
+    let (mut best, mut best_sse) = (0usize, score(0));
     for g in 1..n {
-        let s = sse_in_order(x, &codes[g][..len], &decs[g]);
+        let s = score(g);
         if s < best_sse {
             best = g;
             best_sse = s;

@@ -241,8 +241,10 @@ pub(crate) fn amax_bits(backend: Backend, x: &[f32]) -> u32 {
     }
 }
 
+/// (Also the block kernel's amax of a single group.)
+#[inline]
 #[target_feature(enable = "avx2,fma,f16c,bmi2")]
-fn amax_bits_avx2(x: &[f32]) -> u32 {
+pub(super) fn amax_bits_avx2(x: &[f32]) -> u32 {
     let abs = _mm256_set1_epi32(0x7fff_ffff);
     let mut m = [_mm256_setzero_si256(); 4];
     let mut chunks = x.chunks_exact(32);
@@ -253,11 +255,17 @@ fn amax_bits_avx2(x: &[f32]) -> u32 {
             *slot = _mm256_max_epu32(*slot, _mm256_and_si256(v, abs));
         }
     }
+    let mut eights = chunks.remainder().chunks_exact(8);
+    for v in &mut eights {
+        // SAFETY: `v` has 8 f32s (chunks_exact).
+        let v = unsafe { _mm256_loadu_si256(v.as_ptr().cast()) };
+        m[0] = _mm256_max_epu32(m[0], _mm256_and_si256(v, abs));
+    }
     let m = _mm256_max_epu32(_mm256_max_epu32(m[0], m[1]), _mm256_max_epu32(m[2], m[3]));
     let m = _mm_max_epu32(_mm256_castsi256_si128(m), _mm256_extracti128_si256::<1>(m));
     let m = _mm_max_epu32(m, _mm_shuffle_epi32::<0b01_00_11_10>(m));
     let m = _mm_max_epu32(m, _mm_shuffle_epi32::<0b10_11_00_01>(m));
-    (_mm_cvtsi128_si32(m) as u32).max(portable::amax_bits(chunks.remainder()))
+    (_mm_cvtsi128_si32(m) as u32).max(portable::amax_bits(eights.remainder()))
 }
 
 /// Quantize whole groups with an x86 backend.
