@@ -281,15 +281,20 @@ impl ScaleIndex {
             // No RNE table (floor-pow2 or 4-byte scales): nothing to index.
             return None;
         }
-        let mut start = Box::new([0u16; 4096]);
-        let mut probe = 0;
-        for (k, slot) in start.iter_mut().enumerate() {
-            let first = (k as u32) << 19;
-            let below = real.partition_point(|&t| t < first);
-            let inside = real[below..].partition_point(|&t| t <= first | 0x7_ffff);
-            *slot = below as u16;
-            probe = probe.max(inside);
+        // A threshold t lies in bucket t >> 19, so a bucket's start is the number of
+        // thresholds in earlier buckets (a prefix sum of the per-bucket counts) and its
+        // probe length its own count: one pass, no search per bucket.
+        let mut in_bucket = [0u16; 4096];
+        for &t in &real {
+            in_bucket[(t >> 19) as usize] += 1;
         }
+        let mut start = Box::new([0u16; 4096]);
+        let mut below = 0u16;
+        for (slot, &n) in start.iter_mut().zip(in_bucket.iter()) {
+            *slot = below;
+            below += n;
+        }
+        let probe = in_bucket.iter().copied().max().unwrap_or(0) as usize;
         if probe > MAX_SCALE_PROBE {
             return None;
         }
