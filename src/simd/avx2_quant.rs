@@ -40,6 +40,7 @@
 
 use core::arch::x86_64::*;
 
+use super::mirror::{MirrorPair, MirrorRow};
 use super::plan::{GridPlan, QuantPlan};
 use super::portable::{lowest_in_order, sse_in_order, ScoreBound};
 use super::x86::{amax_bits_avx2, lookup16_avx2};
@@ -86,8 +87,10 @@ struct Block {
     code: [[u32; MAX_BLOCK_GROUPS]; MAX_GRIDS],
     /// Packed codes per grid (multi-grid formats; 8 bytes per row of 16 elements).
     packed: [[u8; MAX_BLOCK_ROWS * 8]; MAX_GRIDS],
-    /// Lane sums of squared errors per group (the grid being scored).
+    /// Lane sums of squared errors per group (the grid being scored; `lanes2` the second
+    /// grid of a mirror pair).
     lanes: [__m256; MAX_BLOCK_GROUPS],
+    lanes2: [__m256; MAX_BLOCK_GROUPS],
     /// Scores per grid and group.
     score: [[f32; MAX_BLOCK_GROUPS]; MAX_GRIDS],
 }
@@ -167,6 +170,7 @@ pub(super) fn quantize_blocks(
         code: [[0; MAX_BLOCK_GROUPS]; MAX_GRIDS],
         packed: [[0; MAX_BLOCK_ROWS * 8]; MAX_GRIDS],
         lanes: [_mm256_setzero_ps(); MAX_BLOCK_GROUPS],
+        lanes2: [_mm256_setzero_ps(); MAX_BLOCK_GROUPS],
         score: [[0.0; MAX_BLOCK_GROUPS]; MAX_GRIDS],
     };
     let mut first = 0;
@@ -205,7 +209,31 @@ pub(super) fn quantize_blocks(
                     };
                 }
             }
-            // Phase C.
+            // Phase C: a mirror pair's two grids in one pass, when the first of them comes.
+            let pair = tables.mirror.iter().find(|p| p.a == k || p.b == k);
+            if let Some(pair) = pair.filter(|_| group == 16) {
+                let (ka, kb) = (pair.a, pair.b);
+                if k != ka.min(kb) {
+                    continue;
+                }
+                b.code[ka.max(kb)] = b.code[k];
+                let (code, zero_scale) = (&b.code[k][..n], &consts[k].zero_scale);
+                let (below, from) = b.packed.split_at_mut(ka.max(kb));
+                let (first, second) = (&mut below[k], &mut from[0]);
+                let (pa, pb) = if ka < kb {
+                    (first, second)
+                } else {
+                    (second, first)
+                };
+                let out = [&mut pa[..n * 8], &mut pb[..n * 8]];
+                let lanes = [&mut b.lanes[..n], &mut b.lanes2[..n]];
+                run_pair16(pair, zero_scale, high_first, xs, code, out, lanes);
+                map_nibbles(&pair.map_a, &mut b.packed[ka][..n * 8]);
+                map_nibbles(&pair.map_b, &mut b.packed[kb][..n * 8]);
+                reduce_lanes(&b.lanes, n, &mut b.score[ka]);
+                reduce_lanes(&b.lanes2, n, &mut b.score[kb]);
+                continue;
+            }
             let defer = consts[k].defer;
             let pass = GridPass {
                 consts: &consts[k],
@@ -461,6 +489,44 @@ fn scale_codes8(plan: &QuantPlan, gp: &GridPlan, amax: &[u32], code: &mut [u32])
     done
 }
 
+/// Pack 16 codes (dwords < 16, elements 0..8 in `c0`) to the 8 bytes of `dst`: words in
+/// element order (`vpackusdw`, `vpermq`), bytes (`vpackuswb`), then c[2i] + 16·c[2i+1]
+/// (or 16·c[2i] + c[2i+1], high nibble first) per byte (`vpmaddubsw`, `vpackuswb`).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,bmi2")]
+fn pack(high_first: bool, c0: __m256i, c1: __m256i, dst: &mut [u8]) {
+    let weights = _mm_set1_epi16(if high_first { 0x0110 } else { 0x1001 });
+    let w = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packus_epi32(c0, c1));
+    let bytes = _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256::<1>(w));
+    let pairs = _mm_maddubs_epi16(bytes, weights);
+    let eight_bytes = _mm_cvtsi128_si64(_mm_packus_epi16(pairs, pairs));
+    dst.copy_from_slice(&eight_bytes.to_le_bytes());
+}
+
+/// `pack` of two rows at once (`c[0..2]` and `c[2..4]`) into the 16 bytes of `dst`: the
+/// narrowing steps shared, so 8 operations where two `pack`s take 14. After the three
+/// packs, each 128-bit half holds, per row, the bytes of elements 0–3 and 8–11 (low half)
+/// or 4–7 and 12–15 (high half); interleaving the halves' 16-bit words restores element
+/// order.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,bmi2")]
+fn pack2(high_first: bool, c: [__m256i; 4], dst: &mut [u8]) {
+    let weights = _mm256_set1_epi16(if high_first { 0x0110 } else { 0x1001 });
+    let bytes = _mm256_packus_epi16(
+        _mm256_packus_epi32(c[0], c[1]),
+        _mm256_packus_epi32(c[2], c[3]),
+    );
+    let pairs = _mm256_maddubs_epi16(bytes, weights);
+    let packed = _mm256_packus_epi16(pairs, pairs);
+    let out = _mm_unpacklo_epi16(
+        _mm256_castsi256_si128(packed),
+        _mm256_extracti128_si256::<1>(packed),
+    );
+    let dst = &mut dst[..16];
+    // SAFETY: `dst` is 16 bytes (the slice above checked it).
+    unsafe { _mm_storeu_si128(dst.as_mut_ptr().cast(), out) };
+}
+
 /// Phase C for one grid.
 struct GridPass<'a> {
     consts: &'a GridConsts,
@@ -496,44 +562,6 @@ impl GridPass<'_> {
             code = _mm256_or_si256(code, _mm256_and_si256(sign, _mm256_set1_epi32(8)));
         }
         code
-    }
-
-    /// Pack 16 codes (dwords < 16, elements 0..8 in `c0`) to the 8 bytes of `dst`: words in
-    /// element order (`vpackusdw`, `vpermq`), bytes (`vpackuswb`), then c[2i] + 16·c[2i+1]
-    /// (or 16·c[2i] + c[2i+1], high nibble first) per byte (`vpmaddubsw`, `vpackuswb`).
-    #[inline]
-    #[target_feature(enable = "avx2,fma,f16c,bmi2")]
-    fn pack(&self, c0: __m256i, c1: __m256i, dst: &mut [u8]) {
-        let weights = _mm_set1_epi16(if self.high_first { 0x0110 } else { 0x1001 });
-        let w = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packus_epi32(c0, c1));
-        let bytes = _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256::<1>(w));
-        let pairs = _mm_maddubs_epi16(bytes, weights);
-        let eight_bytes = _mm_cvtsi128_si64(_mm_packus_epi16(pairs, pairs));
-        dst.copy_from_slice(&eight_bytes.to_le_bytes());
-    }
-
-    /// `pack` of two rows at once (`c[0..2]` and `c[2..4]`) into the 16 bytes of `dst`: the
-    /// narrowing steps shared, so 8 operations where two `pack`s take 14. After the three
-    /// packs, each 128-bit half holds, per row, the bytes of elements 0–3 and 8–11 (low half)
-    /// or 4–7 and 12–15 (high half); interleaving the halves' 16-bit words restores element
-    /// order.
-    #[inline]
-    #[target_feature(enable = "avx2,fma,f16c,bmi2")]
-    fn pack2(&self, c: [__m256i; 4], dst: &mut [u8]) {
-        let weights = _mm256_set1_epi16(if self.high_first { 0x0110 } else { 0x1001 });
-        let bytes = _mm256_packus_epi16(
-            _mm256_packus_epi32(c[0], c[1]),
-            _mm256_packus_epi32(c[2], c[3]),
-        );
-        let pairs = _mm256_maddubs_epi16(bytes, weights);
-        let packed = _mm256_packus_epi16(pairs, pairs);
-        let out = _mm_unpacklo_epi16(
-            _mm256_castsi256_si128(packed),
-            _mm256_extracti128_si256::<1>(packed),
-        );
-        let dst = &mut dst[..16];
-        // SAFETY: `dst` is 16 bytes (the slice above checked it).
-        unsafe { _mm_storeu_si128(dst.as_mut_ptr().cast(), out) };
     }
 
     /// Codes of every group of `xs` (groups of `group`, scale codes `code`) packed into
@@ -582,7 +610,7 @@ impl GridPass<'_> {
                     let [[i0, i1]] = count_rows::<N, SM, 1>([split], [[v0, v1]]);
                     (self.to_code::<SM>(i0, v0), self.to_code::<SM>(i1, v1))
                 };
-                self.pack(c0, c1, packed);
+                pack(self.high_first, c0, c1, packed);
                 if let Some((d_lo, d_hi)) = dec {
                     let e0 = _mm256_sub_ps(v0, lookup16_avx2(d_lo, d_hi, c0));
                     let e1 = _mm256_sub_ps(v1, lookup16_avx2(d_lo, d_hi, c1));
@@ -641,7 +669,7 @@ impl GridPass<'_> {
             );
             let i = [i0, i1, i2, i3];
             let c: [__m256i; 4] = core::array::from_fn(|k| self.to_code::<SM>(i[k], v[k]));
-            self.pack2(c, &mut out[g * 8..(g + 2) * 8]);
+            pack2(self.high_first, c, &mut out[g * 8..(g + 2) * 8]);
             if let Some(dec) = self.dec {
                 let err = |d: &[u32; 16], k: usize| {
                     let (lo, hi) = load16(d);
@@ -767,4 +795,187 @@ fn reduce_lanes(lanes: &[__m256; MAX_BLOCK_GROUPS], n: usize, score: &mut [f32; 
         // SAFETY: `s` has 8 f32s (chunks_exact).
         unsafe { _mm256_storeu_ps(s.as_mut_ptr(), sums) };
     }
+}
+
+/// Phase C for a mirror pair of grids (`mirror`), groups of 16: per element one `up` and one
+/// `down` count on |x| (see `mirror` for why they give both grids' point indices), emitted as
+/// the pair's nibbles (mapped to codes afterwards by `map_a` / `map_b`), and both grids'
+/// squared errors, bit for bit those of `GridPass::run16` on each grid (same f32 operations:
+/// the errors differ from its `x − p` at most in sign). Two groups per step; a group with a
+/// zero scale, and an odd last group, one at a time.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,bmi2")]
+fn run_pair16(
+    pair: &MirrorPair,
+    zero_scale: &[bool; 256],
+    high_first: bool,
+    xs: &[f32],
+    code: &[u32],
+    out: [&mut [u8]; 2],
+    lanes: [&mut [__m256]; 2],
+) {
+    let [out_a, out_b] = out;
+    let [lanes_a, lanes_b] = lanes;
+    let n = code.len();
+    let mut g = 0;
+    while g < n {
+        let (ca, cb) = (code[g] as usize, code.get(g + 1).map_or(0, |&c| c as usize));
+        if g + 2 <= n && !zero_scale[ca] && !zero_scale[cb] {
+            let x = &xs[g * 16..(g + 2) * 16];
+            // SAFETY: `x` has 32 f32s; four loads of 8.
+            let v = unsafe {
+                [
+                    [
+                        _mm256_loadu_ps(x.as_ptr()),
+                        _mm256_loadu_ps(x.as_ptr().add(8)),
+                    ],
+                    [
+                        _mm256_loadu_ps(x.as_ptr().add(16)),
+                        _mm256_loadu_ps(x.as_ptr().add(24)),
+                    ],
+                ]
+            };
+            let (na, nb, sa, sb) = pair_rows::<2>(pair, [&pair.rows[ca], &pair.rows[cb]], v);
+            let flat = |r: [[__m256i; 2]; 2]| [r[0][0], r[0][1], r[1][0], r[1][1]];
+            pack2(high_first, flat(na), &mut out_a[g * 8..(g + 2) * 8]);
+            pack2(high_first, flat(nb), &mut out_b[g * 8..(g + 2) * 8]);
+            for r in 0..2 {
+                lanes_a[g + r] = _mm256_add_ps(sa[r][0], sa[r][1]);
+                lanes_b[g + r] = _mm256_add_ps(sb[r][0], sb[r][1]);
+            }
+            g += 2;
+            continue;
+        }
+        let x = &xs[g * 16..(g + 1) * 16];
+        // SAFETY: `x` has 16 f32s; two loads of 8.
+        let v = unsafe {
+            [
+                _mm256_loadu_ps(x.as_ptr()),
+                _mm256_loadu_ps(x.as_ptr().add(8)),
+            ]
+        };
+        let ([na], [nb], [sa], [sb]) = if zero_scale[ca] {
+            // The oracle's codes for ±0 under a zero scale, by the input's sign; every decoded
+            // value is ±0, so the error is x itself.
+            let z = |zero: [u8; 2]| {
+                let (z0, z1) = (
+                    _mm256_set1_epi32(zero[0] as i32),
+                    _mm256_set1_epi32(zero[1] as i32),
+                );
+                v.map(|x| {
+                    _mm256_castps_si256(_mm256_blendv_ps(
+                        _mm256_castsi256_ps(z0),
+                        _mm256_castsi256_ps(z1),
+                        x,
+                    ))
+                })
+            };
+            let sq = v.map(|x| _mm256_mul_ps(x, x));
+            ([z(pair.zero_a)], [z(pair.zero_b)], [sq], [sq])
+        } else {
+            pair_rows::<1>(pair, [&pair.rows[ca]], [v])
+        };
+        pack(high_first, na[0], na[1], &mut out_a[g * 8..(g + 1) * 8]);
+        pack(high_first, nb[0], nb[1], &mut out_b[g * 8..(g + 1) * 8]);
+        lanes_a[g] = _mm256_add_ps(sa[0], sa[1]);
+        lanes_b[g] = _mm256_add_ps(sb[0], sb[1]);
+        g += 1;
+    }
+}
+
+type PairOut<const R: usize> = (
+    [[__m256i; 2]; R],
+    [[__m256i; 2]; R],
+    [[__m256; 2]; R],
+    [[__m256; 2]; R],
+);
+
+/// `R` rows of 16 elements of a mirror pair (row r against `rows[r]`): the nibbles of grid A
+/// and grid B, and the squared errors of each, per vector of 8. The counts are two-level
+/// (`count_rows`' seven-threshold layout), `up` with one more compare for its eighth entry,
+/// whose mask also picks the ninth `up` value.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,bmi2")]
+fn pair_rows<const R: usize>(
+    pair: &MirrorPair,
+    rows: [&MirrorRow; R],
+    v: [[__m256; 2]; R],
+) -> PairOut<R> {
+    let abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
+    let m = v.map(|row| row.map(|x| _mm256_and_ps(x, abs)));
+    let ge = |m: __m256, t: __m256| _mm256_castps_si256(_mm256_cmp_ps::<_CMP_GE_OQ>(m, t));
+    // Level one of both counts: the bucket of each element among the split thresholds.
+    let mut bu = [[_mm256_setzero_si256(); 2]; R];
+    let mut bd = [[_mm256_setzero_si256(); 2]; R];
+    for k in 0..3 {
+        for r in 0..R {
+            let (su, sd) = (
+                _mm256_set1_ps(rows[r].up[k]),
+                _mm256_set1_ps(rows[r].down[k]),
+            );
+            for h in 0..2 {
+                bu[r][h] = _mm256_sub_epi32(bu[r][h], ge(m[r][h], su));
+                bd[r][h] = _mm256_sub_epi32(bd[r][h], ge(m[r][h], sd));
+            }
+        }
+    }
+    let offset = _mm256_set1_epi32(pair.offset as i32);
+    let mut na = [[_mm256_setzero_si256(); 2]; R];
+    let mut nb = [[_mm256_setzero_si256(); 2]; R];
+    let mut sa = [[_mm256_setzero_ps(); 2]; R];
+    let mut sb = [[_mm256_setzero_ps(); 2]; R];
+    for r in 0..R {
+        let row = rows[r];
+        // SAFETY: entries 4..8 of each 8-entry layout; 8 u32 values each.
+        let (lu, ld, up_values, down_values) = unsafe {
+            (
+                _mm256_broadcast_ps(&*row.up.as_ptr().add(4).cast()),
+                _mm256_broadcast_ps(&*row.down.as_ptr().add(4).cast()),
+                _mm256_loadu_ps(row.up_values.as_ptr().cast()),
+                _mm256_loadu_ps(row.down_values.as_ptr().cast()),
+            )
+        };
+        let (top, up_top) = (
+            _mm256_set1_ps(row.up[3]),
+            _mm256_set1_ps(f32::from_bits(row.up_top)),
+        );
+        for h in 0..2 {
+            let a = m[r][h];
+            let beyond = ge(a, top);
+            let up = _mm256_sub_epi32(
+                _mm256_sub_epi32(
+                    _mm256_add_epi32(bu[r][h], bu[r][h]),
+                    ge(a, _mm256_permutevar_ps(lu, bu[r][h])),
+                ),
+                beyond,
+            );
+            let down = _mm256_sub_epi32(
+                _mm256_add_epi32(bd[r][h], bd[r][h]),
+                ge(a, _mm256_permutevar_ps(ld, bd[r][h])),
+            );
+            let down_nibble = _mm256_add_epi32(down, offset);
+            let sign = v[r][h];
+            let pick = |lo: __m256i, hi: __m256i| {
+                _mm256_castps_si256(_mm256_blendv_ps(
+                    _mm256_castsi256_ps(lo),
+                    _mm256_castsi256_ps(hi),
+                    sign,
+                ))
+            };
+            na[r][h] = pick(up, down_nibble);
+            nb[r][h] = pick(down_nibble, up);
+            let up_value = _mm256_blendv_ps(
+                _mm256_permutevar8x32_ps(up_values, up),
+                up_top,
+                _mm256_castsi256_ps(beyond),
+            );
+            let d_up = _mm256_sub_ps(a, up_value);
+            let d_down = _mm256_sub_ps(a, _mm256_permutevar8x32_ps(down_values, down));
+            let ea = _mm256_blendv_ps(d_up, d_down, sign);
+            let eb = _mm256_blendv_ps(d_down, d_up, sign);
+            sa[r][h] = _mm256_mul_ps(ea, ea);
+            sb[r][h] = _mm256_mul_ps(eb, eb);
+        }
+    }
+    (na, nb, sa, sb)
 }

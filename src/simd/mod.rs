@@ -36,6 +36,7 @@
 #[cfg(target_arch = "x86_64")]
 mod avx2_quant;
 mod encode;
+mod mirror;
 mod par;
 mod plan;
 mod portable;

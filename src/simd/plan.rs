@@ -360,6 +360,9 @@ pub(crate) struct CodeTables {
     /// `point_codes[k]`): for kernels that score point indices before mapping them to codes.
     /// Empty for single-grid formats.
     pub dec_by_point: Vec<Vec<[u32; 16]>>,
+    /// The format's mirror-image grid pairs at this tensor scale (`mirror`), each checked
+    /// against `thr` and `dec_by_point`.
+    pub mirror: Vec<super::mirror::MirrorPair>,
 }
 
 /// A threshold row (ascending, +Inf past `n_mids`) reordered for counting in two levels
@@ -766,7 +769,7 @@ impl QuantPlan {
                 .zip(&self.grids)
                 .map(|(rows, gp)| rows.iter().map(|r| two_level(r, gp.n_mids)).collect())
                 .collect();
-            let dec_by_point = dec
+            let dec_by_point: Vec<Vec<[u32; 16]>> = dec
                 .iter()
                 .zip(&self.grids)
                 .map(|(rows, gp)| {
@@ -775,11 +778,26 @@ impl QuantPlan {
                         .collect()
                 })
                 .collect();
+            let zero_scale: Vec<Vec<bool>> = self
+                .grids
+                .iter()
+                .map(|gp| {
+                    (0..codes)
+                        .map(|c| self.scale_value(c as u32 | gp.selector_bits) * self.t == 0.0)
+                        .collect()
+                })
+                .collect();
+            let mirror = if multi {
+                super::mirror::find_pairs(&self.grids, &thr, &dec_by_point, &zero_scale)
+            } else {
+                Vec::new()
+            };
             CodeTables {
                 thr,
                 dec,
                 two_level,
                 dec_by_point,
+                mirror,
             }
         }))
     }
