@@ -165,6 +165,52 @@ fn amax_bits_threads(backend: Backend, x: &[f32], threads: usize) -> u32 {
     })
 }
 
+/// The largest magnitude bits of `x` (`amax_bits`) over `threads` threads and, with
+/// `per_group`, where the block kernel takes the format on this backend, every whole group's
+/// amax bits (phase A of the kernel, done by the scan that reads `x` anyway: the kernel then
+/// skips it); the list is empty where they are not computed.
+fn scan_amax(
+    backend: Backend,
+    format: &Format,
+    x: &[f32],
+    threads: usize,
+    per_group: bool,
+) -> (u32, Vec<u32>) {
+    #[cfg(target_arch = "x86_64")]
+    if per_group {
+        let group = format.group_size as usize;
+        let whole = x.len() / group.max(1);
+        let (body, tail) = x.split_at(whole * group);
+        let mut out = vec![0u32; whole];
+        let per = whole.div_ceil(threads.max(1)).max(1);
+        let maxima: Option<Vec<u32>> = if threads <= 1 {
+            super::x86::group_amax_bits(backend, format, body, &mut out).map(|m| vec![m])
+        } else {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = body
+                    .chunks(per * group)
+                    .zip(out.chunks_mut(per))
+                    .map(|(xc, oc)| {
+                        s.spawn(move || super::x86::group_amax_bits(backend, format, xc, oc))
+                    })
+                    .collect();
+                // A worker that panicked gives the Inf pattern: the oracle then runs and
+                // reports.
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or(Some(0x7f80_0000)))
+                    .collect()
+            })
+        };
+        if let Some(maxima) = maxima {
+            let max = maxima.into_iter().max().unwrap_or(0);
+            return (max.max(amax_bits(backend, tail)), out);
+        }
+    }
+    let _ = (format, per_group);
+    (amax_bits_threads(backend, x, threads), Vec::new())
+}
+
 /// Quantize as `q.quantize(x, pad)`, bit for bit (errors included). Runs the fast path for
 /// the reference profile on eligible formats with an even group size, the oracle otherwise.
 pub fn quantize(
@@ -184,7 +230,9 @@ pub fn quantize(
     {
         return q.quantize(x, pad);
     }
-    let amax = amax_bits_threads(backend, x, threads_for(opts, x.len()));
+    let threads = threads_for(opts, x.len());
+    let per_group = x.len() / group >= super::plan::CODE_TABLES_MIN_GROUPS;
+    let (amax, mut group_amax) = scan_amax(backend, &f, x, threads, per_group);
     if amax >= 0x7f80_0000 {
         // A NaN or an infinity: the oracle names it.
         return q.quantize(x, pad);
@@ -199,6 +247,10 @@ pub fn quantize(
     } else {
         x
     };
+    if padded > 0 && !group_amax.is_empty() {
+        // The padded last group: its zeros do not change its amax.
+        group_amax.push(amax_bits(backend, &x[x.len() - (group - padded)..]));
+    }
     let ctx = q.tensor_context_for_amax(f32::from_bits(amax));
     let Some(plan) = QuantPlan::cached(q, ctx.scale) else {
         return q.quantize(x, pad);
@@ -212,7 +264,10 @@ pub fn quantize(
     run_quantize(
         backend,
         &plan,
-        xs,
+        Groups {
+            x: xs,
+            amax: (!group_amax.is_empty()).then_some(&group_amax[..]),
+        },
         &mut codes,
         &mut scales,
         &mut grid_of_group,
@@ -230,11 +285,18 @@ pub fn quantize(
     })
 }
 
-/// Whole groups over `threads` threads (`x.len()` a multiple of the even group size).
+/// Whole groups of a tensor and, when the scan computed them (`scan_amax`), their amax bits.
+#[derive(Clone, Copy)]
+struct Groups<'a> {
+    x: &'a [f32],
+    amax: Option<&'a [u32]>,
+}
+
+/// Whole groups (`x.len()` a multiple of the even group size) over `threads` threads.
 fn run_quantize(
     backend: Backend,
     plan: &QuantPlan,
-    xs: &[f32],
+    input: Groups,
     codes: &mut [u8],
     scales: &mut [u8],
     grid_of_group: &mut [u8],
@@ -242,9 +304,11 @@ fn run_quantize(
 ) {
     let group = plan.format.group_size as usize;
     let sb = plan.format.scale_bytes as usize;
+    let xs = input.x;
     let groups = xs.len() / group;
+    let group_amax = input.amax.filter(|a| a.len() == groups);
     if threads <= 1 {
-        quantize_kernel(backend, plan, xs, codes, scales, grid_of_group);
+        quantize_kernel(backend, plan, xs, group_amax, codes, scales, grid_of_group);
         return;
     }
     let per = groups.div_ceil(threads);
@@ -254,8 +318,9 @@ fn run_quantize(
             .zip(codes.chunks_mut(per * group / 2))
             .zip(scales.chunks_mut(per * sb))
             .zip(grid_of_group.chunks_mut(per));
-        for (((xc, cc), sc), gc) in parts {
-            s.spawn(move || quantize_kernel(backend, plan, xc, cc, sc, gc));
+        for (k, (((xc, cc), sc), gc)) in parts.enumerate() {
+            let ga = group_amax.map(|a| &a[k * per..k * per + gc.len()]);
+            s.spawn(move || quantize_kernel(backend, plan, xc, ga, cc, sc, gc));
         }
     });
 }
@@ -282,11 +347,18 @@ pub fn quantize_chunk(
     scales.clear();
     scales.resize(x.len().div_ceil(group.max(1)) * sb, 0);
     let backend = opts.backend.effective();
-    let fast = backend != Backend::Scalar
+    let eligible = backend != Backend::Scalar
         && group > 0
         && group.is_multiple_of(2)
-        && super::plan::quant_eligible(f, q.profile)
-        && amax_bits(backend, x) < 0x7f80_0000;
+        && super::plan::quant_eligible(f, q.profile);
+    let threads = threads_for(opts, x.len());
+    let (amax, group_amax) = if eligible {
+        let per_group = x.len() / group >= super::plan::CODE_TABLES_MIN_GROUPS;
+        scan_amax(backend, f, x, threads, per_group)
+    } else {
+        (0, Vec::new())
+    };
+    let fast = eligible && amax < 0x7f80_0000;
     let plan = if fast {
         QuantPlan::cached(q, ctx.scale)
     } else {
@@ -302,7 +374,10 @@ pub fn quantize_chunk(
         run_quantize(
             backend,
             plan,
-            &x[..whole],
+            Groups {
+                x: &x[..whole],
+                amax: (!group_amax.is_empty()).then_some(&group_amax[..]),
+            },
             &mut codes[..whole / 2],
             &mut scales[..whole / group * sb],
             &mut grid_of_group,
@@ -319,6 +394,7 @@ fn quantize_kernel(
     backend: Backend,
     plan: &QuantPlan,
     x: &[f32],
+    group_amax: Option<&[u32]>,
     codes: &mut [u8],
     scales: &mut [u8],
     grid_of_group: &mut [u8],
@@ -326,8 +402,11 @@ fn quantize_kernel(
     match backend {
         #[cfg(target_arch = "x86_64")]
         Backend::Avx2 | Backend::Avx512 => {
-            super::x86::quantize_groups(backend, plan, x, codes, scales, grid_of_group)
+            super::x86::quantize_groups(backend, plan, x, group_amax, codes, scales, grid_of_group)
         }
-        _ => portable::quantize_groups::<PortableElements>(plan, x, codes, scales, grid_of_group),
+        _ => {
+            let _ = group_amax;
+            portable::quantize_groups::<PortableElements>(plan, x, codes, scales, grid_of_group)
+        }
     }
 }

@@ -268,11 +268,35 @@ pub(super) fn amax_bits_avx2(x: &[f32]) -> u32 {
     (_mm_cvtsi128_si32(m) as u32).max(portable::amax_bits(eights.remainder()))
 }
 
-/// Quantize whole groups with an x86 backend.
+/// `avx2_quant::group_amax_bits` (every whole group's amax bits into `out`, and the amax of
+/// all of `x`) where the block kernel will take the format on this backend; `None` (nothing
+/// written) where it will not.
+pub(crate) fn group_amax_bits(
+    backend: Backend,
+    format: &crate::format::Format,
+    x: &[f32],
+    out: &mut [u32],
+) -> Option<u32> {
+    let group = format.group_size as usize;
+    let fits = group > 0 && out.len() == x.len() / group;
+    if matches!(backend, Backend::Avx2 | Backend::Avx512)
+        && have(Backend::Avx2)
+        && fits
+        && super::avx2_quant::applies(format)
+    {
+        // SAFETY: AVX2, FMA, F16C and BMI2 were detected at run time (`have`).
+        return Some(unsafe { super::avx2_quant::group_amax_bits(x, group, out) });
+    }
+    None
+}
+
+/// Quantize whole groups with an x86 backend (`group_amax`: `group_amax_bits` of `x`, if
+/// the caller has it).
 pub(crate) fn quantize_groups(
     backend: Backend,
     plan: &QuantPlan,
     x: &[f32],
+    group_amax: Option<&[u32]>,
     codes: &mut [u8],
     scales: &mut [u8],
     grid_of_group: &mut [u8],
@@ -281,11 +305,11 @@ pub(crate) fn quantize_groups(
     match backend {
         Backend::Avx512 if have(backend) && group.is_multiple_of(16) => {
             // SAFETY: AVX-512 F/BW/VL/VBMI were detected at run time.
-            unsafe { quantize_avx512(plan, x, codes, scales, grid_of_group) }
+            unsafe { quantize_avx512(plan, x, group_amax, codes, scales, grid_of_group) }
         }
         Backend::Avx2 | Backend::Avx512 if have(Backend::Avx2) => {
             // SAFETY: AVX2, FMA, F16C and BMI2 were detected at run time.
-            unsafe { quantize_avx2(plan, x, codes, scales, grid_of_group) }
+            unsafe { quantize_avx2(plan, x, group_amax, codes, scales, grid_of_group) }
         }
         _ => portable::quantize_groups::<PortableElements>(plan, x, codes, scales, grid_of_group),
     }
@@ -295,11 +319,12 @@ pub(crate) fn quantize_groups(
 fn quantize_avx2(
     plan: &QuantPlan,
     x: &[f32],
+    group_amax: Option<&[u32]>,
     codes: &mut [u8],
     scales: &mut [u8],
     grid_of_group: &mut [u8],
 ) {
-    if super::avx2_quant::quantize_blocks(plan, x, codes, scales, grid_of_group) > 0 {
+    if super::avx2_quant::quantize_blocks(plan, x, group_amax, codes, scales, grid_of_group) > 0 {
         return;
     }
     if plan.format.group_size.is_multiple_of(8) {
@@ -453,6 +478,7 @@ fn codes_avx2<const N: usize>(
 fn quantize_avx512(
     plan: &QuantPlan,
     x: &[f32],
+    group_amax: Option<&[u32]>,
     codes: &mut [u8],
     scales: &mut [u8],
     grid_of_group: &mut [u8],
@@ -462,7 +488,9 @@ fn quantize_avx512(
     // multi-grid formats and about 1.45x the tile kernel below on NVFP4 (even on MXFP4).
     if have(Backend::Avx2) {
         // SAFETY: AVX2, FMA, F16C and BMI2 were detected at run time (`have`).
-        if unsafe { super::avx2_quant::quantize_blocks(plan, x, codes, scales, grid_of_group) } > 0
+        if unsafe {
+            super::avx2_quant::quantize_blocks(plan, x, group_amax, codes, scales, grid_of_group)
+        } > 0
         {
             return;
         }
