@@ -49,6 +49,9 @@ use crate::format::{Format, ScaleRounding, MAX_GRIDS};
 /// Values per block: enough groups that every phase loop is long, few enough that a block's
 /// intermediates stay in L1.
 const BLOCK_VALUES: usize = 2048;
+/// How far ahead (in f32s) the scans prefetch: a single-core scan of a tensor in DRAM measured
+/// 1.1-1.2x faster with it (NVFP4 quantize of 4 Mi values; 512 to 2048 alike).
+pub(super) const PREFETCH_AHEAD: usize = 1024;
 /// The largest group this kernel takes (a block must hold at least eight groups, for the
 /// eight-at-once reduction of phase D).
 const MAX_GROUP: usize = BLOCK_VALUES / 8;
@@ -80,6 +83,11 @@ pub(super) fn group_amax_bits(x: &[f32], group: usize, out: &mut [u32]) -> u32 {
         .chunks_exact_mut(8)
         .zip(x.chunks_exact(8 * group))
     {
+        for line in 0..8 * group / 16 {
+            // (A prefetch never faults, past the end of `x` included.)
+            let ahead = x8.as_ptr().wrapping_add(PREFETCH_AHEAD + 16 * line);
+            _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
+        }
         let m = amax8(x8);
         all = _mm256_max_epu32(all, m);
         // SAFETY: `slots` is 8 u32s.
