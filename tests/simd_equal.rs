@@ -460,6 +460,26 @@ fn quantize_adversarial_large_uses_code_tables() {
     }
 }
 
+/// From 1 Mi values (`avx2_quant::LARGE_SCAN`), `simd::quantize` takes every group's amax
+/// from its tensor-amax scan instead of the block kernel's phase A: the adversarial groups
+/// again (their random bit patterns scaled into range, so one huge value does not zero the
+/// rest), in tensors just over that size with a padded last group, on 1 and 3 threads.
+#[test]
+fn quantize_adversarial_through_the_amax_scan() {
+    for f in all_formats()
+        .into_iter()
+        .filter(|f| f.scale_bytes == 1 && f.group_size % 16 == 0)
+    {
+        let group = f.group_size as usize;
+        let x: Vec<f32> = adversarial(&f, 3000, (1 << 20) / group + 2)
+            .into_iter()
+            .map(|v| if v.abs() > 1e4 { v * 1e-36 } else { v })
+            .collect();
+        let cut = x.len() - group / 2 - 3;
+        check_quantize(&f, &x[..cut], true, &format!("{} through the scan", f.name));
+    }
+}
+
 /// Every threshold of every grid at every stored scale code, in one tensor (so the fast path
 /// reads them from its per-code tables): for code c of grid g, a group led by g's target
 /// value times P = s(c)·t (its scale code is then c), then every midpoint × P rounded to f32

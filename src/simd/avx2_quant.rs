@@ -52,6 +52,11 @@ const BLOCK_VALUES: usize = 2048;
 /// How far ahead (in f32s) the scans prefetch: a single-core scan of a tensor in DRAM measured
 /// 1.1-1.2x faster with it (NVFP4 quantize of 4 Mi values; 512 to 2048 alike).
 pub(super) const PREFETCH_AHEAD: usize = 1024;
+/// From how many values a scan is taken to read memory rather than cache: the scans prefetch,
+/// and `simd::quantize` moves phase A into its scan, only from here. Both cost in cache (64 Ki
+/// values, in L2: NVFP4 -8% and -4%), are even at 2 and 8 MiB (L3), and gain out of it
+/// (16 MiB, a fresh tensor each call: +10% each).
+pub(crate) const LARGE_SCAN: usize = 1 << 20;
 /// The largest group this kernel takes (a block must hold at least eight groups, for the
 /// eight-at-once reduction of phase D).
 const MAX_GROUP: usize = BLOCK_VALUES / 8;
@@ -73,20 +78,24 @@ pub(super) fn applies(format: &Format) -> bool {
 /// the largest magnitude bits of all of `x`, as `x86::amax_bits_avx2` gives them. The scan is
 /// memory-bound on large inputs, so the per-group maxima cost it little, and the kernel
 /// then skips phase A (10-13% of its time on NVFP4).
+#[inline]
 #[target_feature(enable = "avx2,fma,f16c,bmi2")]
 pub(super) fn group_amax_bits(x: &[f32], group: usize, out: &mut [u32]) -> u32 {
     let whole = x.len() / group;
     let out = &mut out[..whole];
     let eights = whole / 8 * 8;
     let mut all = _mm256_setzero_si256();
+    let prefetch = x.len() >= LARGE_SCAN;
     for (slots, x8) in out[..eights]
         .chunks_exact_mut(8)
         .zip(x.chunks_exact(8 * group))
     {
-        for line in 0..8 * group / 16 {
-            // (A prefetch never faults, past the end of `x` included.)
-            let ahead = x8.as_ptr().wrapping_add(PREFETCH_AHEAD + 16 * line);
-            _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
+        if prefetch {
+            for line in 0..8 * group / 16 {
+                // (A prefetch never faults, past the end of `x` included.)
+                let ahead = x8.as_ptr().wrapping_add(PREFETCH_AHEAD + 16 * line);
+                _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
+            }
         }
         let m = amax8(x8);
         all = _mm256_max_epu32(all, m);

@@ -165,6 +165,15 @@ fn amax_bits_threads(backend: Backend, x: &[f32], threads: usize) -> u32 {
     })
 }
 
+/// Whether a scan of `values` is taken to read memory, not cache (`avx2_quant::LARGE_SCAN`):
+/// only then does moving phase A into it pay.
+fn large_scan(values: usize) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return values >= super::avx2_quant::LARGE_SCAN;
+    #[cfg(not(target_arch = "x86_64"))]
+    return false;
+}
+
 /// The largest magnitude bits of `x` (`amax_bits`) over `threads` threads and, with
 /// `per_group`, where the block kernel takes the format on this backend, every whole group's
 /// amax bits (phase A of the kernel, done by the scan that reads `x` anyway: the kernel then
@@ -231,7 +240,7 @@ pub fn quantize(
         return q.quantize(x, pad);
     }
     let threads = threads_for(opts, x.len());
-    let per_group = x.len() / group >= super::plan::CODE_TABLES_MIN_GROUPS;
+    let per_group = large_scan(x.len());
     let (amax, mut group_amax) = scan_amax(backend, &f, x, threads, per_group);
     if amax >= 0x7f80_0000 {
         // A NaN or an infinity: the oracle names it.
@@ -353,8 +362,7 @@ pub fn quantize_chunk(
         && super::plan::quant_eligible(f, q.profile);
     let threads = threads_for(opts, x.len());
     let (amax, group_amax) = if eligible {
-        let per_group = x.len() / group >= super::plan::CODE_TABLES_MIN_GROUPS;
-        scan_amax(backend, f, x, threads, per_group)
+        scan_amax(backend, f, x, threads, large_scan(x.len()))
     } else {
         (0, Vec::new())
     };

@@ -248,11 +248,14 @@ pub(super) fn amax_bits_avx2(x: &[f32]) -> u32 {
     let abs = _mm256_set1_epi32(0x7fff_ffff);
     let mut m = [_mm256_setzero_si256(); 4];
     let mut chunks = x.chunks_exact(32);
+    let prefetch = x.len() >= super::avx2_quant::LARGE_SCAN;
     for c in &mut chunks {
-        // (A prefetch never faults, past the end of `x` included.)
-        let ahead = c.as_ptr().wrapping_add(super::avx2_quant::PREFETCH_AHEAD);
-        _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
-        _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(16).cast());
+        if prefetch {
+            // (A prefetch never faults, past the end of `x` included.)
+            let ahead = c.as_ptr().wrapping_add(super::avx2_quant::PREFETCH_AHEAD);
+            _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
+            _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(16).cast());
+        }
         for (k, slot) in m.iter_mut().enumerate() {
             // SAFETY: `c` has 32 f32s (chunks_exact); 8 read at 8k < 32.
             let v = unsafe { _mm256_loadu_si256(c.as_ptr().add(8 * k).cast()) };
