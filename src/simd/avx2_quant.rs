@@ -459,6 +459,20 @@ fn rescore(
     })
 }
 
+/// The first `R` rows of 16 f32s of `x`, two vectors of 8 per row.
+#[inline(always)]
+fn load_rows<const R: usize>(x: &[f32]) -> [[__m256; 2]; R] {
+    let x = &x[..16 * R];
+    // SAFETY: `x` has 16·R f32s (the slice above checked it); loads of 8 at 16r and 16r + 8.
+    // (Only called from functions compiled with AVX2, into which it is inlined.)
+    core::array::from_fn(|r| unsafe {
+        [
+            _mm256_loadu_ps(x.as_ptr().add(16 * r)),
+            _mm256_loadu_ps(x.as_ptr().add(16 * r + 8)),
+        ]
+    })
+}
+
 /// A 16-entry table as two vectors of 8.
 #[inline(always)]
 fn load16(t: &[u32; 16]) -> (__m256i, __m256i) {
@@ -635,13 +649,7 @@ impl GridPass<'_> {
             });
             let mut acc = (_mm256_setzero_ps(), _mm256_setzero_ps());
             for (row, packed) in xg.chunks_exact(16).zip(og.chunks_exact_mut(8)) {
-                // SAFETY: `row` has 16 f32s (chunks_exact); two loads of 8.
-                let (v0, v1) = unsafe {
-                    (
-                        _mm256_loadu_ps(row.as_ptr()),
-                        _mm256_loadu_ps(row.as_ptr().add(8)),
-                    )
-                };
+                let [[v0, v1]] = load_rows::<1>(row);
                 let (c0, c1) = if zero {
                     // The oracle's codes for ±0 under a zero scale, by the input's sign.
                     let z = |v| {
@@ -699,16 +707,8 @@ impl GridPass<'_> {
                 g += 2;
                 continue;
             }
-            let x = &xs[g * 16..(g + 2) * 16];
-            // SAFETY: `x` has 32 f32s; four loads of 8.
-            let v = unsafe {
-                [
-                    _mm256_loadu_ps(x.as_ptr()),
-                    _mm256_loadu_ps(x.as_ptr().add(8)),
-                    _mm256_loadu_ps(x.as_ptr().add(16)),
-                    _mm256_loadu_ps(x.as_ptr().add(24)),
-                ]
-            };
+            let [[v0, v1], [v2, v3]] = load_rows::<2>(&xs[g * 16..(g + 2) * 16]);
+            let v = [v0, v1, v2, v3];
             let [[i0, i1], [i2, i3]] = count_rows::<N, SM, 2>(
                 [&self.split[ca], &self.split[cb]],
                 [[v[0], v[1]], [v[2], v[3]]],
@@ -867,20 +867,7 @@ fn run_pair16(
     while g < n {
         let (ca, cb) = (code[g] as usize, code.get(g + 1).map_or(0, |&c| c as usize));
         if g + 2 <= n && !zero_scale[ca] && !zero_scale[cb] {
-            let x = &xs[g * 16..(g + 2) * 16];
-            // SAFETY: `x` has 32 f32s; four loads of 8.
-            let v = unsafe {
-                [
-                    [
-                        _mm256_loadu_ps(x.as_ptr()),
-                        _mm256_loadu_ps(x.as_ptr().add(8)),
-                    ],
-                    [
-                        _mm256_loadu_ps(x.as_ptr().add(16)),
-                        _mm256_loadu_ps(x.as_ptr().add(24)),
-                    ],
-                ]
-            };
+            let v = load_rows::<2>(&xs[g * 16..(g + 2) * 16]);
             let (na, nb, sa, sb) = pair_rows::<2>(pair, [&pair.rows[ca], &pair.rows[cb]], v);
             let flat = |r: [[__m256i; 2]; 2]| [r[0][0], r[0][1], r[1][0], r[1][1]];
             pack2(high_first, flat(na), &mut out_a[g * 8..(g + 2) * 8]);
@@ -892,14 +879,7 @@ fn run_pair16(
             g += 2;
             continue;
         }
-        let x = &xs[g * 16..(g + 1) * 16];
-        // SAFETY: `x` has 16 f32s; two loads of 8.
-        let v = unsafe {
-            [
-                _mm256_loadu_ps(x.as_ptr()),
-                _mm256_loadu_ps(x.as_ptr().add(8)),
-            ]
-        };
+        let [v] = load_rows::<1>(&xs[g * 16..(g + 1) * 16]);
         let ([na], [nb], [sa], [sb]) = if zero_scale[ca] {
             // The oracle's codes for ±0 under a zero scale, by the input's sign; every decoded
             // value is ±0, so the error is x itself.
