@@ -78,9 +78,16 @@ pub(super) fn applies(format: &Format) -> bool {
 /// the largest magnitude bits of all of `x`, as `x86::amax_bits_avx2` gives them. The scan is
 /// memory-bound on large inputs, so the per-group maxima cost it little, and the kernel
 /// then skips phase A (10-13% of its time on NVFP4).
-#[inline]
 #[target_feature(enable = "avx2,fma,f16c,bmi2")]
 pub(super) fn group_amax_bits(x: &[f32], group: usize, out: &mut [u32]) -> u32 {
+    group_amaxes::<true>(x, group, out)
+}
+
+/// `group_amax_bits`, the amax of all of `x` computed only when `MAX` (phase A needs only the
+/// groups').
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,bmi2")]
+fn group_amaxes<const MAX: bool>(x: &[f32], group: usize, out: &mut [u32]) -> u32 {
     let whole = x.len() / group;
     let out = &mut out[..whole];
     let eights = whole / 8 * 8;
@@ -98,21 +105,26 @@ pub(super) fn group_amax_bits(x: &[f32], group: usize, out: &mut [u32]) -> u32 {
             }
         }
         let m = amax8(x8);
-        all = _mm256_max_epu32(all, m);
+        if MAX {
+            all = _mm256_max_epu32(all, m);
+        }
         // SAFETY: `slots` is 8 u32s.
         unsafe { _mm256_storeu_si256(slots.as_mut_ptr().cast(), m) };
     }
-    let mut lanes = [0u32; 8];
-    // SAFETY: `lanes` is 8 u32s.
-    unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), all) };
-    let mut max = lanes.into_iter().max().unwrap_or(0);
     for (slot, xg) in out[eights..]
         .iter_mut()
         .zip(x[eights * group..].chunks_exact(group))
     {
         *slot = amax_bits_avx2(xg);
-        max = max.max(*slot);
     }
+    if !MAX {
+        return 0;
+    }
+    let mut lanes = [0u32; 8];
+    // SAFETY: `lanes` is 8 u32s.
+    unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), all) };
+    let groups = out[eights..].iter().copied();
+    let max = lanes.into_iter().chain(groups).max().unwrap_or(0);
     max.max(amax_bits_avx2(&x[whole * group..]))
 }
 
@@ -235,7 +247,7 @@ pub(super) fn quantize_blocks(
         let amax: &[u32] = match group_amax {
             Some(all) if all.len() == groups => &all[first..first + n],
             _ => {
-                group_amax_bits(xs, group, &mut b.amax[..n]);
+                group_amaxes::<false>(xs, group, &mut b.amax[..n]);
                 &b.amax[..n]
             }
         };
@@ -849,7 +861,7 @@ fn reduce_lanes(lanes: &[__m256; MAX_BLOCK_GROUPS], n: usize, score: &mut [f32; 
 /// squared errors, bit for bit those of `GridPass::run16` on each grid (same f32 operations:
 /// the errors differ from its `x − p` at most in sign). Two groups per step; a group with a
 /// zero scale, and an odd last group, one at a time.
-#[inline]
+#[inline(never)]
 #[target_feature(enable = "avx2,fma,f16c,bmi2")]
 fn run_pair16(
     pair: &MirrorPair,
