@@ -11,7 +11,8 @@
 //! each a short loop whose iterations are independent:
 //!
 //! - A: the amax of every group, eight groups at a time (`vpmaxud` on the magnitude bits,
-//!   then a transposing reduction that leaves group g's maximum in lane g: `amax8`);
+//!   then a transposing reduction that leaves group g's maximum in lane g: `amax8`), unless
+//!   the caller's scan of a large input already computed them (`group_amax_bits`);
 //! - B: per grid, every group's stored scale code: scalar `ScaleIndex::count` for RNE scales
 //!   (one load and one compare for E4M3 and UE4M3 scales), eight at a time from the exponent
 //!   field for floor-pow2 (`scale_codes8`); grids of one target share their codes;
@@ -30,7 +31,8 @@
 //!   order from the codes just computed), the winners' codes blended per f64 lane and stored
 //!   (groups of 16), their scale bytes and grid indices stored.
 //!
-//! A single-grid format's codes go from phase C straight to the output.
+//! A single-grid format's codes go from phase C straight to the output. Two grids that are
+//! mirror images (`mirror`: SFP4's shifted grids) share one phase-C pass (`run_pair16`).
 //!
 //! Every value this kernel produces is the one the per-group path produces: the same
 //! thresholds (`CodeTables`, built by the functions the per-group path calls), the same count,
