@@ -16,7 +16,8 @@
 //!   reaches, as −Inf is reached by every x).
 //!
 //! An entry +0 would be reached by x = −0 (−0 ≥ +0) but sits among the non-negative entries:
-//! rows holding one are refused. When grid B's `up` entries are exactly grid A's `down`
+//! rows holding one are refused (SFP4 at subnormal tensor scales, about 1e-43 and below; the
+//! per-grid pass runs there). When grid B's `up` entries are exactly grid A's `down`
 //! entries and B's `down` entries exactly A's `up` entries (bit for bit, every non-zero scale
 //! code), `up_A(a)` and `down_A(a)` give both grids' indices. The kernel then scores from the
 //! same two counts: x − p and ±(a − |p|) are the same f32 up to sign (round-to-nearest is
@@ -257,6 +258,11 @@ mod tests {
                 "ts {ts}: pairs {found:?}"
             );
         }
+        // At a subnormal tensor scale the smallest products round some thresholds to +0,
+        // which x = −0 reaches from the wrong side of the split: the pair must be refused
+        // there (the per-grid pass runs), and is. (Two checks refuse it: `split_row`'s +0
+        // check, and the mirror equality, since a `down` entry is never +0.)
+        assert_eq!(pairs("sfp4", 1.0e-43), []);
     }
 
     /// Formats without mirror-image grids get no pair.
