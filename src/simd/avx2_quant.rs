@@ -142,7 +142,8 @@ struct GridConsts {
     /// What phase C emits for ±0 under a zero scale: `zero_codes[0]` and `[1]`, or, deferred,
     /// their point indices.
     zero_codes: (__m256i, __m256i),
-    /// Whether scale code c gives the zero product (P = s(c)·t = 0): the zero-scale path.
+    /// `CodeTables::zero_scale` of this grid: whether scale code c gives the zero product
+    /// (P = s(c)·t = 0), the zero-scale path. (A fixed-size copy: indexed per group.)
     zero_scale: [bool; 256],
 }
 
@@ -192,15 +193,10 @@ pub(super) fn quantize_blocks(
     let consts: Vec<GridConsts> = plan
         .grids
         .iter()
-        .map(|gp| {
+        .zip(&tables.zero_scale)
+        .map(|(gp, zero)| {
             let mut zero_scale = [false; 256];
-            for (c, z) in zero_scale
-                .iter_mut()
-                .enumerate()
-                .take(plan.max_code as usize + 1)
-            {
-                *z = plan.scale_value(c as u32 | gp.selector_bits) * plan.t == 0.0;
-            }
+            zero_scale[..zero.len()].copy_from_slice(zero);
             // The point index of each zero code, if it has one.
             let points = &gp.point_codes[..=gp.n_mids];
             let zero_points = gp
@@ -273,10 +269,11 @@ pub(super) fn quantize_blocks(
             let pair = tables.mirror.iter().find(|p| p.a == k || p.b == k);
             if let Some(pair) = pair.filter(|_| group == 16) {
                 let (ka, kb) = (pair.a, pair.b);
+                // (The pair's grids share a target, so the second one's scale codes are these,
+                // copied by its own phase B when its turn comes, before it is skipped here.)
                 if k != ka.min(kb) {
                     continue;
                 }
-                b.code[ka.max(kb)] = b.code[k];
                 let (code, zero_scale) = (&b.code[k][..n], &consts[k].zero_scale);
                 let (below, from) = b.packed.split_at_mut(ka.max(kb));
                 let (first, second) = (&mut below[k], &mut from[0]);

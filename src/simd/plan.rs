@@ -363,6 +363,9 @@ pub(crate) struct CodeTables {
     /// The format's mirror-image grid pairs at this tensor scale (`mirror`), each checked
     /// against `thr` and `dec_by_point`.
     pub mirror: Vec<super::mirror::MirrorPair>,
+    /// `zero_scale[grid][c]`: whether code c gives the zero product (P = s(c)·t = 0), whose
+    /// groups take the oracle's zero codes.
+    pub zero_scale: Vec<Vec<bool>>,
 }
 
 /// A threshold row (ascending, +Inf past `n_mids`) reordered for counting in two levels
@@ -742,12 +745,14 @@ impl QuantPlan {
             let multi = self.grids.len() > 1;
             let mut thr: Vec<Vec<[f32; 16]>> = Vec::with_capacity(self.grids.len());
             let mut dec: Vec<Vec<[u32; 16]>> = Vec::new();
+            let mut zero_scale: Vec<Vec<bool>> = Vec::with_capacity(self.grids.len());
             for gp in &self.grids {
                 let s = |c: usize| self.scale_value(c as u32 | gp.selector_bits);
+                let p: Vec<f64> = (0..codes).map(|c| s(c) * self.t).collect();
+                zero_scale.push(p.iter().map(|&p| p == 0.0).collect());
                 thr.push(
-                    (0..codes)
-                        .map(|c| {
-                            let p = s(c) * self.t;
+                    p.iter()
+                        .map(|&p| {
                             if p == 0.0 {
                                 [f32::INFINITY; 16]
                             } else {
@@ -778,15 +783,6 @@ impl QuantPlan {
                         .collect()
                 })
                 .collect();
-            let zero_scale: Vec<Vec<bool>> = self
-                .grids
-                .iter()
-                .map(|gp| {
-                    (0..codes)
-                        .map(|c| self.scale_value(c as u32 | gp.selector_bits) * self.t == 0.0)
-                        .collect()
-                })
-                .collect();
             let mirror = if multi {
                 super::mirror::find_pairs(&self.grids, &thr, &dec_by_point, &zero_scale)
             } else {
@@ -798,6 +794,7 @@ impl QuantPlan {
                 two_level,
                 dec_by_point,
                 mirror,
+                zero_scale,
             }
         }))
     }
