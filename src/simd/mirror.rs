@@ -28,7 +28,7 @@
 //! (`CodeTables::thr` and `dec_by_point`); a format or tensor scale where any check fails gets
 //! no pair (the per-grid pass runs), never an approximation.
 
-use super::plan::GridPlan;
+use super::plan::{two_level, GridPlan};
 
 /// The largest count of `up` entries the kernel's count takes (a seven-threshold two-level
 /// count and one more compare), and of `down` entries (the two-level count alone).
@@ -102,11 +102,18 @@ fn split_row(row: &[f32; 16], n_mids: usize) -> Option<(usize, Vec<u32>, Vec<u32
     Some((neg.len(), up, down))
 }
 
-/// Seven-layout two-level row (as `plan::two_level` with seven midpoints) of up to 8 sorted
-/// entries, the eighth in slot 3.
+/// Up to 8 sorted entries in `plan::two_level`'s seven-threshold layout (its first 8 slots),
+/// the eighth entry in its unused slot 3.
 fn layout(entries: &[u32]) -> [f32; 8] {
-    let e = |k: usize| entries.get(k).map_or(f32::INFINITY, |&b| f32::from_bits(b));
-    [e(1), e(3), e(5), e(7), e(0), e(2), e(4), e(6)]
+    let mut row = [f32::INFINITY; 16];
+    for (slot, &bits) in row.iter_mut().zip(entries) {
+        *slot = f32::from_bits(bits);
+    }
+    let two = two_level(&row, 7);
+    let mut out = [f32::INFINITY; 8];
+    out.copy_from_slice(&two[..8]);
+    out[3] = row[7];
+    out
 }
 
 /// Find the mirror pairs of a multi-grid format's tables (`thr[grid][code]`,
