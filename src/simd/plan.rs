@@ -325,6 +325,25 @@ impl ScaleIndex {
         let t = &self.thresholds[lo..lo + MAX_SCALE_PROBE];
         lo as u32 + t.iter().map(|&t| (t <= amax) as u32).sum::<u32>()
     }
+
+    /// `count(amax).min(max_code)` for every amax, into `code`: the layout's branch taken once
+    /// for the slice (inside the loop it measured 8% of a two-grid quantize).
+    #[inline(always)]
+    pub fn codes(&self, amax: &[u32], max_code: u32, code: &mut [u32]) {
+        match &self.one {
+            Some(one) => {
+                for (slot, &a) in code.iter_mut().zip(amax) {
+                    let e = one[(a >> 19) as usize & 4095];
+                    *slot = (e as u32 + ((e >> 32) as u32 <= a) as u32).min(max_code);
+                }
+            }
+            None => {
+                for (slot, &a) in code.iter_mut().zip(amax) {
+                    *slot = self.count(a).min(max_code);
+                }
+            }
+        }
+    }
 }
 
 /// The reference quantizer, prepared for one tensor (its tensor scale fixed).
