@@ -204,6 +204,8 @@ pub fn group_table(grid: &[f64; 16], s: f64, t: f64, output: Output) -> [u32; 16
 /// One grid of a format, prepared for the threshold search of the reference quantizer.
 #[derive(Clone, Debug)]
 pub(crate) struct GridPlan {
+    /// Which grid of the format this is.
+    pub grid_index: usize,
     /// Grid values as f64, for the decode table of the error score.
     pub values: [f64; 16],
     pub target: f32,
@@ -354,6 +356,60 @@ impl ScaleIndex {
                 }
             }
         }
+    }
+}
+
+/// The part of a `QuantPlan` that does not depend on the tensor scale, for one format and
+/// profile: kept per thread for the last format asked, since a checkpoint's tensors share a
+/// format and each has its own tensor scale (building it was about 12% of a fresh 64 Ki-value
+/// two-grid quantize: the exact midpoints and tie directions asked of the oracle's search, the
+/// eligibility check, the 256 scale values).
+#[derive(Debug)]
+struct FormatPlan {
+    /// Every grid, `with_tensor_scale` not yet applied.
+    grids: Vec<GridPlan>,
+    max_code: u32,
+    scale_of_code: [f64; 256],
+}
+
+impl FormatPlan {
+    /// `None` when the format is not eligible (the caller runs the oracle).
+    fn new(q: &Quantizer) -> Option<FormatPlan> {
+        let format = &q.format;
+        if !quant_eligible(format, q.profile) {
+            return None;
+        }
+        let mut scale_of_code = [0f64; 256];
+        if format.scale_bytes == 1 {
+            for (b, slot) in scale_of_code.iter_mut().enumerate() {
+                *slot = format.scale_value(b as u32);
+            }
+        }
+        Some(FormatPlan {
+            grids: (0..format.grids.len())
+                .map(|g| GridPlan::without_tensor_scale(format, g))
+                .collect(),
+            max_code: max_scale_code(format),
+            scale_of_code,
+        })
+    }
+
+    /// `new`, reused while the thread asks for the same format and profile.
+    fn cached(q: &Quantizer) -> Option<std::rc::Rc<FormatPlan>> {
+        type Last = Option<(Format, Profile, Option<std::rc::Rc<FormatPlan>>)>;
+        thread_local! {
+            static LAST: std::cell::RefCell<Last> = const { std::cell::RefCell::new(None) };
+        }
+        let hit = LAST.with(|l| match &*l.borrow() {
+            Some((f, p, plan)) if *p == q.profile && *f == q.format => Some(plan.clone()),
+            _ => None,
+        });
+        if let Some(plan) = hit {
+            return plan;
+        }
+        let plan = FormatPlan::new(q).map(std::rc::Rc::new);
+        LAST.with(|l| *l.borrow_mut() = Some((q.format, q.profile, plan.clone())));
+        plan
     }
 }
 
@@ -551,7 +607,29 @@ fn exact_to_f64(e: Exact) -> f64 {
 }
 
 impl GridPlan {
+    /// The plan of one grid for tensor scale `ts` (the tests' shorthand; `QuantPlan::new`
+    /// takes the tensor-scale-free part from `FormatPlan::cached`).
+    #[cfg(test)]
     fn new(format: &Format, grid_index: usize, ts: f32) -> GridPlan {
+        GridPlan::without_tensor_scale(format, grid_index).with_tensor_scale(format, ts)
+    }
+
+    /// The grid's thresholds of the RNE block scale (and their index) for tensor scale `ts`:
+    /// the only part of a `GridPlan` that depends on it.
+    fn with_tensor_scale(mut self, format: &Format, ts: f32) -> GridPlan {
+        let grid = &format.grids[self.grid_index];
+        self.scale_thresholds =
+            if format.scale_bytes == 1 && format.scale_rounding == ScaleRounding::Rne {
+                scale_thresholds(format, grid.target_value(), ts)
+            } else {
+                Vec::new()
+            };
+        self.scale_index = ScaleIndex::new(&self.scale_thresholds);
+        self
+    }
+
+    /// Everything but the tensor-scale part (`with_tensor_scale`), which is left empty.
+    fn without_tensor_scale(format: &Format, grid_index: usize) -> GridPlan {
         let grid = &format.grids[grid_index];
         let prepared = PreparedGrid::new(grid);
         let mut values = [0f64; 16];
@@ -580,13 +658,8 @@ impl GridPlan {
                 Exact::ONE,
             )
         };
-        let scale_thresholds =
-            if format.scale_bytes == 1 && format.scale_rounding == ScaleRounding::Rne {
-                scale_thresholds(format, grid.target_value(), ts)
-            } else {
-                Vec::new()
-            };
         GridPlan {
+            grid_index,
             values,
             target: grid.target_value(),
             selector_bits: format
@@ -606,8 +679,8 @@ impl GridPlan {
             identity_codes: (0..=prepared.midpoints.len().min(15))
                 .all(|k| point_codes[k] as usize == k),
             zero_codes: [zero(false), zero(true)],
-            scale_index: ScaleIndex::new(&scale_thresholds),
-            scale_thresholds,
+            scale_index: None,
+            scale_thresholds: Vec::new(),
             floor_pow2_offset: format.scale_element.bias
                 - crate::quant::floor_log2(grid.target_value()),
         }
@@ -738,19 +811,13 @@ impl QuantPlan {
     /// is not eligible (the caller runs the oracle).
     pub fn new(q: &Quantizer, ts: f32) -> Option<QuantPlan> {
         let format = &q.format;
-        if !quant_eligible(format, q.profile) {
-            return None;
-        }
-        let mut scale_of_code = [0f64; 256];
-        if format.scale_bytes == 1 {
-            for (b, slot) in scale_of_code.iter_mut().enumerate() {
-                *slot = format.scale_value(b as u32);
-            }
-        }
-        let grids: Vec<GridPlan> = (0..format.grids.len())
-            .map(|g| GridPlan::new(format, g, ts))
+        let base = FormatPlan::cached(q)?;
+        let grids: Vec<GridPlan> = base
+            .grids
+            .iter()
+            .map(|g| g.clone().with_tensor_scale(format, ts))
             .collect();
-        let max_code = max_scale_code(format);
+        let (max_code, scale_of_code) = (base.max_code, base.scale_of_code);
         let tile = TilePlan::new(format, &grids, max_code, &scale_of_code);
         Some(QuantPlan {
             format: *format,
@@ -935,6 +1002,55 @@ pub fn ceil_threshold(b: f64, tie_up: bool) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The tensor-scale-free part is cached per thread by format *and* profile: a library
+    /// profile is never eligible, whichever plan the thread built before it, and the cache
+    /// hands back the right format after another.
+    #[test]
+    fn format_plans_are_per_format_and_profile() {
+        let Some(nvfp4) = crate::tables::format("nvfp4").copied() else {
+            panic!("built-in format nvfp4 missing");
+        };
+        let q = |f: &Format, p| Quantizer::new(f, p).unwrap_or_else(|e| panic!("{e}"));
+        let (reference, te) = (q(&nvfp4, Profile::Reference), q(&nvfp4, Profile::Te));
+        for ts in [1.0f32, 0.5] {
+            assert!(
+                QuantPlan::new(&reference, ts).is_some(),
+                "reference, ts {ts}"
+            );
+            assert!(
+                QuantPlan::new(&te, ts).is_none(),
+                "TE profile after reference, ts {ts}"
+            );
+            assert!(
+                QuantPlan::new(&reference, ts).is_some(),
+                "reference after TE, ts {ts}"
+            );
+        }
+        // Every eligible built-in format, twice round, two tensor scales: the plan's grids are
+        // those built from scratch for that format and tensor scale.
+        let mut checked = 0;
+        for round in 0..2 {
+            for f in crate::tables::FORMATS {
+                let ts = if round == 0 { 1.0 } else { 0.3720238 };
+                let Some(plan) = QuantPlan::new(&q(f, Profile::Reference), ts) else {
+                    continue;
+                };
+                let direct: Vec<GridPlan> = (0..f.grids.len())
+                    .map(|g| GridPlan::new(f, g, ts))
+                    .collect();
+                assert_eq!(
+                    format!("{:?}", plan.grids),
+                    format!("{direct:?}"),
+                    "{}",
+                    f.name
+                );
+                assert_eq!(plan.max_code, max_scale_code(f), "{}", f.name);
+                checked += 1;
+            }
+        }
+        assert!(checked > 10, "only {checked} plans checked");
+    }
 
     /// The bucket index counts exactly what the binary search counts: every built-in RNE
     /// format with 1-byte scales, several tensor scales, every amax at a threshold and one
