@@ -9,6 +9,8 @@ use crate::quant::exact::Exact;
 use crate::quant::nearest::PreparedGrid;
 use crate::quant::{max_scale_code, Profile, Quantizer};
 use crate::tables::F32;
+use std::cell::RefCell;
+use std::rc::Rc;
 
 /// What decode needs besides the packed data.
 #[derive(Clone, Debug)]
@@ -395,22 +397,34 @@ impl FormatPlan {
     }
 
     /// `new`, reused while the thread asks for the same format and profile.
-    fn cached(q: &Quantizer) -> Option<std::rc::Rc<FormatPlan>> {
-        type Last = Option<(Format, Profile, Option<std::rc::Rc<FormatPlan>>)>;
+    fn cached(q: &Quantizer) -> Option<Rc<FormatPlan>> {
         thread_local! {
-            static LAST: std::cell::RefCell<Last> = const { std::cell::RefCell::new(None) };
+            static LAST: LastOf<(Profile, Format), FormatPlan> = const { RefCell::new(None) };
         }
-        let hit = LAST.with(|l| match &*l.borrow() {
-            Some((f, p, plan)) if *p == q.profile && *f == q.format => Some(plan.clone()),
-            _ => None,
-        });
-        if let Some(plan) = hit {
-            return plan;
-        }
-        let plan = FormatPlan::new(q).map(std::rc::Rc::new);
-        LAST.with(|l| *l.borrow_mut() = Some((q.format, q.profile, plan.clone())));
-        plan
+        last_or(&LAST, (q.profile, q.format), || FormatPlan::new(q))
     }
+}
+
+/// A per-thread cache of one entry: the last key asked and what was built for it (`None`
+/// when nothing could be: an ineligible format).
+type LastOf<K, T> = RefCell<Option<(K, Option<Rc<T>>)>>;
+
+/// What `slot` holds for `key`, or `make()`'s, which then replaces it.
+fn last_or<K: PartialEq, T>(
+    slot: &'static std::thread::LocalKey<LastOf<K, T>>,
+    key: K,
+    make: impl FnOnce() -> Option<T>,
+) -> Option<Rc<T>> {
+    let hit = slot.with(|l| match &*l.borrow() {
+        Some((k, built)) if *k == key => Some(built.clone()),
+        _ => None,
+    });
+    if let Some(built) = hit {
+        return built;
+    }
+    let built = make().map(Rc::new);
+    slot.with(|l| *l.borrow_mut() = Some((key, built.clone())));
+    built
 }
 
 /// The reference quantizer, prepared for one tensor (its tensor scale fixed).
@@ -788,23 +802,13 @@ fn scale_mids(format: &Format, target: f32) -> ScaleMids {
 impl QuantPlan {
     /// `QuantPlan::new`, remembering the last plan of this thread: a tensor quantized in
     /// chunks (the CLI's streaming), or quantized again, pays for the plan once.
-    pub fn cached(q: &Quantizer, ts: f32) -> Option<std::rc::Rc<QuantPlan>> {
-        type Last = Option<(Format, Profile, u32, std::rc::Rc<QuantPlan>)>;
+    pub fn cached(q: &Quantizer, ts: f32) -> Option<Rc<QuantPlan>> {
         thread_local! {
-            static LAST: std::cell::RefCell<Last> = const { std::cell::RefCell::new(None) };
+            static LAST: LastOf<(Profile, u32, Format), QuantPlan> = const { RefCell::new(None) };
         }
-        let hit = LAST.with(|l| match &*l.borrow() {
-            Some((f, p, t, plan)) if *p == q.profile && *t == ts.to_bits() && *f == q.format => {
-                Some(plan.clone())
-            }
-            _ => None,
-        });
-        if hit.is_some() {
-            return hit;
-        }
-        let plan = std::rc::Rc::new(QuantPlan::new(q, ts)?);
-        LAST.with(|l| *l.borrow_mut() = Some((q.format, q.profile, ts.to_bits(), plan.clone())));
-        Some(plan)
+        // (The cheap parts of the key first: a tuple compares in order.)
+        let key = (q.profile, ts.to_bits(), q.format);
+        last_or(&LAST, key, || QuantPlan::new(q, ts))
     }
 
     /// Prepare a format for one tensor whose tensor scale is `ts`; `None` when the format
