@@ -206,8 +206,6 @@ pub fn group_table(grid: &[f64; 16], s: f64, t: f64, output: Output) -> [u32; 16
 /// One grid of a format, prepared for the threshold search of the reference quantizer.
 #[derive(Clone, Debug)]
 pub(crate) struct GridPlan {
-    /// Which grid of the format this is.
-    pub grid_index: usize,
     /// Grid values as f64, for the decode table of the error score.
     pub values: [f64; 16],
     pub target: f32,
@@ -333,8 +331,7 @@ impl ScaleIndex {
     #[inline(always)]
     pub fn count(&self, amax: u32) -> u32 {
         if let Some(one) = &self.one {
-            let e = one[(amax >> 19) as usize & 4095];
-            return e as u32 + ((e >> 32) as u32 <= amax) as u32;
+            return count_one(one, amax);
         }
         let lo = self.start[(amax >> 19) as usize & 4095] as usize;
         let t = &self.thresholds[lo..lo + MAX_SCALE_PROBE];
@@ -348,8 +345,7 @@ impl ScaleIndex {
         match &self.one {
             Some(one) => {
                 for (slot, &a) in code.iter_mut().zip(amax) {
-                    let e = one[(a >> 19) as usize & 4095];
-                    *slot = (e as u32 + ((e >> 32) as u32 <= a) as u32).min(max_code);
+                    *slot = count_one(one, a).min(max_code);
                 }
             }
             None => {
@@ -359,6 +355,14 @@ impl ScaleIndex {
             }
         }
     }
+}
+
+/// `ScaleIndex::count` in the one-threshold-per-bucket layout (`ScaleIndex::one`): the
+/// bucket's start, plus one if the amax reaches the threshold stored beside it.
+#[inline(always)]
+fn count_one(one: &[u64; 4096], amax: u32) -> u32 {
+    let e = one[(amax >> 19) as usize & 4095];
+    e as u32 + ((e >> 32) as u32 <= amax) as u32
 }
 
 /// The part of a `QuantPlan` that does not depend on the tensor scale, for one format and
@@ -631,10 +635,9 @@ impl GridPlan {
     /// The grid's thresholds of the RNE block scale (and their index) for tensor scale `ts`:
     /// the only part of a `GridPlan` that depends on it.
     fn with_tensor_scale(mut self, format: &Format, ts: f32) -> GridPlan {
-        let grid = &format.grids[self.grid_index];
         self.scale_thresholds =
             if format.scale_bytes == 1 && format.scale_rounding == ScaleRounding::Rne {
-                scale_thresholds(format, grid.target_value(), ts)
+                scale_thresholds(format, self.target, ts)
             } else {
                 Vec::new()
             };
@@ -673,7 +676,6 @@ impl GridPlan {
             )
         };
         GridPlan {
-            grid_index,
             values,
             target: grid.target_value(),
             selector_bits: format
